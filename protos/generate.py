@@ -50,6 +50,8 @@ def generate(out_root: pathlib.Path) -> list[pathlib.Path]:
     init = out_root / PACKAGE / "__init__.py"
     if not init.exists():
         init.write_text(HEADER)
+    # PEP 561: the stubs ship typed (.pyi from mypy-protobuf).
+    (out_root / PACKAGE / "py.typed").write_text("")
     for path in sorted((out_root / PACKAGE).rglob("*")):
         if path.is_file():
             written.append(path.relative_to(out_root))
@@ -67,10 +69,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         fresh = generate(pathlib.Path(tmp))
         committed = sorted(
-            p.relative_to(OUT_ROOT) for p in (OUT_ROOT / PACKAGE).rglob("*") if p.is_file()
+            p.relative_to(OUT_ROOT)
+            for p in (OUT_ROOT / PACKAGE).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
         )
         drift = []
-        if [str(p) for p in fresh] != [str(p) for p in committed if "__pycache__" not in str(p)]:
+        if [str(p) for p in fresh] != [str(p) for p in committed]:
             drift.append("file set differs")
         for rel in fresh:
             new = (pathlib.Path(tmp) / rel).read_bytes()

@@ -1,0 +1,94 @@
+"""``liveavatar-emulator``: run the emulator standalone until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from typing import get_args
+
+from .config import EmulatorConfig, EventProfile, OversizePolicy, StarvationEvent
+from .runner import Emulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options (a subset of ``EmulatorConfig``)."""
+    p = argparse.ArgumentParser(prog="liveavatar-emulator", description=__doc__)
+    d = EmulatorConfig()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8900)
+    p.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        help=f"accepted X-API-KEY (repeatable; default {d.api_keys[0]!r})",
+    )
+    p.add_argument("--time-scale", type=float, default=d.time_scale)
+    p.add_argument("--idle-timeout", type=float, default=d.idle_timeout_s, help="seconds")
+    p.add_argument("--sandbox-limit", type=float, default=d.sandbox_limit_s, help="seconds")
+    p.add_argument("--tier-max-duration", type=int, default=d.tier_max_session_duration_s)
+    p.add_argument("--connect-delay", type=float, default=d.lite_connect_delay_s)
+    p.add_argument(
+        "--lite-event-profile", choices=get_args(EventProfile), default=d.lite_event_profile
+    )
+    p.add_argument("--oversize-policy", choices=get_args(OversizePolicy), default=d.oversize_policy)
+    p.add_argument(
+        "--starvation-event", choices=get_args(StarvationEvent), default=d.starvation_event
+    )
+    p.add_argument("--public-host", default=None, help="host in ws_url (default: --host)")
+    p.add_argument("--livekit-url", default=d.livekit_url)
+    p.add_argument("--full-agent-token", action="store_true")
+    p.add_argument("--log-level", default="info")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """Translate parsed options into a config."""
+    d = EmulatorConfig()
+    return EmulatorConfig(
+        api_keys=tuple(args.api_keys) if args.api_keys else d.api_keys,
+        time_scale=args.time_scale,
+        idle_timeout_s=args.idle_timeout,
+        sandbox_limit_s=args.sandbox_limit,
+        tier_max_session_duration_s=args.tier_max_duration,
+        lite_connect_delay_s=args.connect_delay,
+        lite_event_profile=args.lite_event_profile,
+        oversize_policy=args.oversize_policy,
+        starvation_event=args.starvation_event,
+        public_host=args.public_host or _reachable(args.host),
+        livekit_url=args.livekit_url,
+        full_agent_token=args.full_agent_token,
+    )
+
+
+def _reachable(host: str) -> str:
+    """A host clients can dial: wildcard binds advertise loopback in ``ws_url``."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+async def _serve(config: EmulatorConfig, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with Emulator(config, host=host, port=port, log_level="warning") as emulator:
+        print(f"LiveAvatar emulator: {emulator.base_url}", flush=True)
+        print(f"API key: {config.api_keys[0]}", flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(_serve(config_from_args(args), args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""A WebRTC participant: its signalling WebSocket and its aiortc peer connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+from livekit.protocol import models, rtc
+
+from ..config import FullModeConfig
+from ..vad import VoiceActivityDetector
+from .audio import monitor_audio_track
+from .ids import new_sid
+from .join import JoinParams
+from .participant import Participant
+from .records import AudioTrackRecord
+from .room import Room
+
+log = logging.getLogger(__name__)
+
+RELIABLE = "_reliable"
+LOSSY = "_lossy"
+SERVER_VERSION = "1.9.0"
+SERVER_PROTOCOL = 16
+
+
+class RtcParticipant(Participant):
+    """A real client connected over signalling WebSocket + one aiortc peer connection.
+
+    The client is always the offerer (v1 single peer connection, or the v0 publisher
+    connection with ``subscriber_primary=false``); the server never sends offers, so media
+    and data flow only on that connection. Data channels are the ones the client opened.
+    """
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        room: Room,
+        identity: str,
+        params: JoinParams,
+        config: FullModeConfig,
+        *,
+        name: str = "",
+        kind: models.ParticipantInfo.Kind = models.ParticipantInfo.STANDARD,
+    ) -> None:
+        super().__init__(
+            identity,
+            name=name,
+            kind=kind,
+            metadata=params.metadata,
+            attributes=params.attributes,
+        )
+        self.ws = ws
+        self.room = room
+        self.params = params
+        self.config = config
+        self.pc: Any = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.channels: dict[str, Any] = {}
+        self.pending: dict[str, list[bytes]] = {RELIABLE: [], LOSSY: []}
+        self._outbox: asyncio.Queue[rtc.SignalResponse | None] = asyncio.Queue()
+        self._early_candidates: list[Any] = []
+        self._offer_lock = asyncio.Lock()
+        self._cid_to_sid: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._writer_task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self.pc.on("datachannel", self._on_datachannel)
+        self.pc.on("track", self._on_track)
+
+    # -- outgoing -------------------------------------------------------------------------
+
+    def send_signal(self, response: rtc.SignalResponse) -> None:
+        """Queue a SignalResponse for the writer task."""
+        if not self._closed.is_set():
+            self._outbox.put_nowait(response)
+
+    async def _writer(self) -> None:
+        while True:
+            msg = await self._outbox.get()
+            if msg is None or self.ws.closed:
+                return
+            try:
+                await self.ws.send_bytes(msg.SerializeToString())
+            except (ConnectionError, RuntimeError):
+                return
+
+    def deliver(self, packet: models.DataPacket, reliable: bool) -> None:
+        """Send a DataPacket on the client's channel, or queue it until that channel is open."""
+        label = RELIABLE if reliable else LOSSY
+        data = packet.SerializeToString()
+        channel = self.channels.get(label)
+        if channel is not None and channel.readyState == "open":
+            channel.send(data)
+        else:
+            self.pending[label].append(data)
+
+    async def drain(self, wait_s: float) -> None:
+        """Wait (bounded) until queued and buffered data has been handed to the transport."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            busy = any(self.pending.values()) or any(
+                ch.bufferedAmount > 0 for ch in self.channels.values()
+            )
+            if not busy:
+                return
+            await asyncio.sleep(0.02)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def join_response(self, others: list[Participant]) -> rtc.SignalResponse:
+        """The first message: JoinResponse with the room state."""
+        return rtc.SignalResponse(
+            join=rtc.JoinResponse(
+                room=self.room.info(),
+                participant=self.info(),
+                other_participants=[p.info() for p in others],
+                server_version=SERVER_VERSION,
+                server_region="emulator",
+                server_info=models.ServerInfo(
+                    edition=models.ServerInfo.Standard,
+                    version=SERVER_VERSION,
+                    protocol=SERVER_PROTOCOL,
+                    region="emulator",
+                    node_id="liveavatar-emulator",
+                ),
+                subscriber_primary=False,
+                ping_interval=self.config.ping_interval_s,
+                ping_timeout=self.config.ping_timeout_s,
+            )
+        )
+
+    async def run(self) -> None:
+        """Serve this participant until its WebSocket closes or it leaves."""
+        self._writer_task = asyncio.create_task(self._writer())
+        self.send_signal(self.join_response(self.room.others(self)))
+        self.room.add(self)
+        log.info(
+            "room %s: %s joined (%s, sdk=%s %s)",
+            self.room.name,
+            self.identity,
+            self.params.protocol_version,
+            self.params.sdk,
+            self.params.client_version,
+        )
+        try:
+            if self.params.publisher_offer is not None:
+                await self._answer(self.params.publisher_offer)
+            async for msg in self.ws:
+                if msg.type != WSMsgType.BINARY:
+                    continue
+                req = rtc.SignalRequest()
+                req.ParseFromString(msg.data)
+                if not await self._handle(req):
+                    break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("room %s: signalling for %s failed", self.room.name, self.identity)
+        finally:
+            await self.close()
+            await self._finish_writer()
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+            log.info("room %s: %s left", self.room.name, self.identity)
+
+    async def kick(self, reason: models.DisconnectReason) -> None:
+        """Server-side removal: send ``leave`` and close the connection."""
+        self.send_signal(
+            rtc.SignalResponse(
+                leave=rtc.LeaveRequest(
+                    can_reconnect=False, reason=reason, action=rtc.LeaveRequest.DISCONNECT
+                )
+            )
+        )
+        await self._finish_writer()
+        await self.close()
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+
+    def replaced(self) -> None:
+        """Another connection took this identity: disconnect this one."""
+        task = asyncio.create_task(self.kick(models.DisconnectReason.DUPLICATE_IDENTITY))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _finish_writer(self) -> None:
+        """Let the writer send what is queued (bounded), then stop it."""
+        self._outbox.put_nowait(None)
+        if self._writer_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._writer_task), 2.0)
+
+    async def close(self) -> None:
+        """Leave the room and release the peer connection (idempotent)."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self.room.remove(self)
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pc.close(), 5.0)
+
+    # -- incoming -------------------------------------------------------------------------
+
+    async def _handle(self, req: rtc.SignalRequest) -> bool:
+        which = req.WhichOneof("message")
+        if which == "offer":
+            await self._answer(req.offer)
+        elif which == "trickle":
+            await self._trickle(req.trickle)
+        elif which == "add_track":
+            self._add_track(req.add_track)
+        elif which == "mute":
+            track = next((t for t in self.tracks.values() if t.sid == req.mute.sid), None)
+            if track is not None:
+                track.muted = req.mute.muted
+                self.room.broadcast_update(self)
+        elif which == "ping_req":
+            now = int(time.time() * 1000)
+            self.send_signal(
+                rtc.SignalResponse(
+                    pong_resp=rtc.Pong(last_ping_timestamp=req.ping_req.timestamp, timestamp=now)
+                )
+            )
+        elif which == "ping":
+            self.send_signal(rtc.SignalResponse(pong=int(time.time() * 1000)))
+        elif which == "update_metadata":
+            self.metadata = req.update_metadata.metadata or self.metadata
+            self.name = req.update_metadata.name or self.name
+            self.attributes.update(req.update_metadata.attributes)
+            self.room.broadcast_update(self)
+        elif which == "leave":
+            return False
+        return True
+
+    async def _answer(self, offer: rtc.SessionDescription) -> None:
+        async with self._offer_lock:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            early, self._early_candidates = self._early_candidates, []
+            for cand in early:
+                await self.pc.addIceCandidate(cand)
+            answer = await self.pc.createAnswer()
+            await self.pc.setLocalDescription(answer)
+            local = self.pc.localDescription
+            self.send_signal(
+                rtc.SignalResponse(
+                    answer=rtc.SessionDescription(type="answer", sdp=local.sdp, id=offer.id)
+                )
+            )
+
+    async def _trickle(self, trickle: rtc.TrickleRequest) -> None:
+        if trickle.target != rtc.PUBLISHER or not trickle.candidateInit:
+            return
+        init = json.loads(trickle.candidateInit)
+        text = init.get("candidate", "")
+        if not text:
+            return
+        if text.startswith("candidate:"):
+            text = text[len("candidate:") :]
+        cand = candidate_from_sdp(text)
+        cand.sdpMid = init.get("sdpMid")
+        cand.sdpMLineIndex = init.get("sdpMLineIndex")
+        if self.pc.remoteDescription is None:
+            self._early_candidates.append(cand)
+        else:
+            await self.pc.addIceCandidate(cand)
+
+    def _add_track(self, add: rtc.AddTrackRequest) -> None:
+        sid = new_sid("TR_")
+        is_audio = add.type == models.AUDIO
+        info = models.TrackInfo(
+            sid=sid,
+            type=add.type,
+            name=add.name,
+            muted=add.muted,
+            source=add.source,
+            width=add.width,
+            height=add.height,
+            disable_dtx=add.disable_dtx,
+            stereo=add.stereo,
+            disable_red=add.disable_red,
+            mime_type="audio/opus" if is_audio else "",
+            stream=add.stream,
+            audio_features=list(add.audio_features),
+        )
+        self.tracks[sid] = info
+        self._cid_to_sid[add.cid] = sid
+        self.send_signal(
+            rtc.SignalResponse(track_published=rtc.TrackPublishedResponse(cid=add.cid, track=info))
+        )
+        self.room.broadcast_update(self)
+        log.info(
+            "room %s: %s publishes %s track %s (%s)",
+            self.room.name,
+            self.identity,
+            models.TrackType.Name(add.type),
+            sid,
+            add.name,
+        )
+
+    def _on_datachannel(self, channel: Any) -> None:
+        label = channel.label
+        if label not in (RELIABLE, LOSSY):
+            return
+        self.channels[label] = channel
+        reliable = label == RELIABLE
+
+        @channel.on("message")  # type: ignore[untyped-decorator]
+        def on_message(message: Any) -> None:
+            if not isinstance(message, bytes):
+                return
+            packet = models.DataPacket()
+            try:
+                packet.ParseFromString(message)
+            except Exception:
+                log.warning(
+                    "room %s: undecodable data packet from %s", self.room.name, self.identity
+                )
+                return
+            self.room.route(self, packet, reliable)
+
+        @channel.on("open")  # type: ignore[untyped-decorator]
+        def on_open() -> None:
+            self._flush(label)
+
+        if channel.readyState == "open":
+            self._flush(label)
+
+    def _flush(self, label: str) -> None:
+        channel = self.channels.get(label)
+        if channel is None or channel.readyState != "open":
+            return
+        queued, self.pending[label] = self.pending[label], []
+        for data in queued:
+            channel.send(data)
+
+    def _on_track(self, track: Any) -> None:
+        if track.kind != "audio":
+            return
+        sid = self._cid_to_sid.get(track.id)
+        if sid is None:
+            known = {r.track_sid for r in self.room.recorder.audio}
+            sid = next(
+                (s for s, t in self.tracks.items() if t.type == models.AUDIO and s not in known),
+                new_sid("TR_"),
+            )
+        cfg = self.config
+        record = AudioTrackRecord(
+            participant=self.identity,
+            track_sid=sid,
+            cid=str(track.id),
+            vad=VoiceActivityDetector(
+                sample_rate=48000,
+                frame_ms=cfg.vad_frame_ms,
+                threshold_dbfs=cfg.vad_threshold_dbfs,
+                onset_ms=cfg.vad_onset_ms,
+                hangover_ms=cfg.vad_hangover_ms,
+            ),
+        )
+        self.room.recorder.audio.append(record)
+        task = asyncio.create_task(monitor_audio_track(track, record, self.room, cfg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,176 @@
+"""Server configuration: frozen dataclasses, read from environment variables and flags.
+
+Flags win over environment variables, which win over the defaults. Every environment variable
+is named in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from avatar_bridge.liveavatar.rest import DEFAULT_API_URL
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits, stated in the .proto and enforced by the server."""
+
+    max_message_bytes: int = 1_114_112
+    """Largest ConverseRequest accepted by gRPC (1 MiB of audio plus envelope)."""
+    max_audio_chunk_bytes: int = 1_048_576
+    """Largest AudioChunk.data."""
+    max_text_chars: int = 10_000
+    """Longest SpeakText / SpeakResponse text."""
+    max_request_id_chars: int = 128
+    """Longest request_id."""
+    max_sessions: int = 200
+    """Concurrent Converse calls; more are refused with RESOURCE_EXHAUSTED."""
+
+
+@dataclass(frozen=True)
+class SessionDefaults:
+    """Per-conversation defaults that a client may override in BridgeOptions."""
+
+    first_packet_ms: int = 400
+    """Audio in the first agent.speak packet of an utterance (see the README's measurement)."""
+    packet_ms: int = 1000
+    """Audio per later packet when the client sends faster than real time."""
+    low_water_ms: int = 300
+    """Send what is buffered when the avatar's estimated playback queue falls below this."""
+    keep_alive_idle_s: float = 60.0
+    """Seconds without upstream traffic before the bridge sends session.keep_alive itself."""
+    ready_timeout_s: float = 20.0
+    """Seconds to wait for the upstream session to report itself ready."""
+    drain_timeout_s: float = 30.0
+    """After the client half-closes, longest wait for the avatar to finish speaking."""
+    max_pending_ms: int = 10_000
+    """Audio the bridge holds while the session is not ready before it stops reading the client."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server process needs."""
+
+    listen: str = "127.0.0.1:50051"
+    """host:port the gRPC server listens on."""
+    api_url: str = DEFAULT_API_URL
+    """LiveAvatar REST base URL."""
+    api_key: str = field(default="", repr=False)
+    """LiveAvatar API key; empty starts the embedded emulator instead."""
+    emulator_port: int = 8900
+    """Port of the embedded emulator's REST and LITE WebSocket API (0 picks a free one)."""
+    emulator_livekit_port: int = 7880
+    """Port of the embedded emulator's LiveKit-compatible server (0 picks a free one)."""
+    shutdown_grace_s: float = 10.0
+    """On SIGTERM/SIGINT, time for conversations to end before the process exits."""
+    log_level: str = "info"
+    log_format: str = "json"
+    """"json" (one object per line) or "text"."""
+    limits: Limits = Limits()
+    session: SessionDefaults = SessionDefaults()
+
+    @property
+    def uses_emulator(self) -> bool:
+        return not self.api_key
+
+
+_ENV = {
+    "listen": "AVATAR_BRIDGE_LISTEN",
+    "api_url": "LIVEAVATAR_API_URL",
+    "api_key": "LIVEAVATAR_API_KEY",
+    "emulator_port": "AVATAR_BRIDGE_EMULATOR_PORT",
+    "emulator_livekit_port": "AVATAR_BRIDGE_EMULATOR_LIVEKIT_PORT",
+    "shutdown_grace_s": "AVATAR_BRIDGE_SHUTDOWN_GRACE_S",
+    "log_level": "AVATAR_BRIDGE_LOG_LEVEL",
+    "log_format": "AVATAR_BRIDGE_LOG_FORMAT",
+    "max_sessions": "AVATAR_BRIDGE_MAX_SESSIONS",
+    "first_packet_ms": "AVATAR_BRIDGE_FIRST_PACKET_MS",
+    "keep_alive_idle_s": "AVATAR_BRIDGE_KEEP_ALIVE_IDLE_S",
+    "ready_timeout_s": "AVATAR_BRIDGE_READY_TIMEOUT_S",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `serve` flags; each defaults to None so the environment can fill it."""
+    parser.add_argument("--listen", help="host:port to listen on (default 127.0.0.1:50051)")
+    parser.add_argument("--api-url", help=f"LiveAvatar API URL (default {DEFAULT_API_URL})")
+    parser.add_argument(
+        "--api-key",
+        help="LiveAvatar API key; prefer the LIVEAVATAR_API_KEY variable (flags show in ps)",
+    )
+    parser.add_argument("--emulator-port", type=int, help="embedded emulator port (default 8900)")
+    parser.add_argument(
+        "--emulator-livekit-port", type=int, help="embedded LiveKit server port (default 7880)"
+    )
+    parser.add_argument("--shutdown-grace-s", type=float, help="shutdown grace (default 10)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", choices=["json", "text"])
+    parser.add_argument("--max-sessions", type=int, help="concurrent conversations (default 200)")
+    parser.add_argument("--first-packet-ms", type=int, help="first packet size (default 400)")
+    parser.add_argument("--keep-alive-idle-s", type=float, help="keep-alive idle time (default 60)")
+    parser.add_argument("--ready-timeout-s", type=float, help="session ready timeout (default 20)")
+
+
+def from_sources(
+    args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None
+) -> ServerConfig:
+    """Build the config from flags (`args`) over environment variables (`env`) over defaults."""
+    env = os.environ if env is None else env
+    values: dict[str, str] = {}
+    for name, var in _ENV.items():
+        flag = getattr(args, name, None) if args is not None else None
+        if flag is not None:
+            values[name] = str(flag)
+        elif env.get(var):
+            values[name] = env[var]
+    base = ServerConfig()
+    try:
+        config = replace(
+            base,
+            listen=values.get("listen", base.listen),
+            api_url=values.get("api_url", base.api_url),
+            api_key=values.get("api_key", base.api_key),
+            emulator_port=int(values.get("emulator_port", base.emulator_port)),
+            emulator_livekit_port=int(
+                values.get("emulator_livekit_port", base.emulator_livekit_port)
+            ),
+            shutdown_grace_s=float(values.get("shutdown_grace_s", base.shutdown_grace_s)),
+            log_level=values.get("log_level", base.log_level),
+            log_format=values.get("log_format", base.log_format),
+            limits=replace(
+                base.limits,
+                max_sessions=int(values.get("max_sessions", base.limits.max_sessions)),
+            ),
+            session=replace(
+                base.session,
+                first_packet_ms=int(values.get("first_packet_ms", base.session.first_packet_ms)),
+                keep_alive_idle_s=float(
+                    values.get("keep_alive_idle_s", base.session.keep_alive_idle_s)
+                ),
+                ready_timeout_s=float(values.get("ready_timeout_s", base.session.ready_timeout_s)),
+            ),
+        )
+    except ValueError as exc:
+        raise SystemExit(f"avatar-bridge: bad configuration value: {exc}") from exc
+    _validate(config)
+    return config
+
+
+def _validate(config: ServerConfig) -> None:
+    problems: Sequence[str] = [
+        msg
+        for ok, msg in (
+            (":" in config.listen, f"listen address {config.listen!r} must be host:port"),
+            (config.shutdown_grace_s >= 0, "shutdown grace must be >= 0"),
+            (config.limits.max_sessions > 0, "max sessions must be > 0"),
+            (20 <= config.session.first_packet_ms <= 2000, "first packet must be 20 to 2000 ms"),
+            (5 <= config.session.keep_alive_idle_s <= 240, "keep-alive idle must be 5 to 240 s"),
+            (config.log_format in ("json", "text"), "log format must be json or text"),
+        )
+        if not ok
+    ]
+    if problems:
+        raise SystemExit("avatar-bridge: bad configuration: " + "; ".join(problems))

@@ -1,0 +1,234 @@
+"""The I/O adapter of one conversation: pumps client requests, upstream events and timers
+through a sans-I/O core and executes the actions it returns.
+
+Three inputs feed one queue, consumed by a single loop so the core never needs a lock:
+the client reader task, the upstream reader task, and the core's own deadline. The client
+reader applies backpressure: it stops reading while the core holds more than `max_pending_ms`
+of audio, so a fast client is slowed by gRPC flow control instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+
+from avatar_bridge.actions import Action, ClearAudio, Emit, Fail, PublishAudio, SendUpstream
+from avatar_bridge.config import Limits
+from avatar_bridge.errors import BridgeError, InvalidRequest, UpstreamClosed, UpstreamError
+from avatarbridge.v1 import avatar_bridge_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+_TEXT_KINDS = ("speak_text", "speak_response")
+
+
+class Core(Protocol):
+    """What the pump needs of a sans-I/O core (LiteCore, FullCore)."""
+
+    @property
+    def drained(self) -> bool: ...
+    def pending_audio_ms(self) -> float: ...
+    def next_deadline(self) -> float | None: ...
+    def handle_request(self, request: pb.ConverseRequest, now: float) -> list[Action]: ...
+    def handle_client_eof(self, now: float) -> list[Action]: ...
+    def handle_upstream(self, event: dict[str, Any], now: float) -> list[Action]: ...
+    def handle_timer(self, now: float) -> list[Action]: ...
+    def close(self) -> list[Action]: ...
+
+
+class Transport(Protocol):
+    """What the pump needs of an upstream leg (LiteTransport, LiveKitTransport)."""
+
+    async def send(self, message: dict[str, Any]) -> None: ...
+    async def receive(self) -> dict[str, Any]: ...
+    async def close(self) -> None: ...
+
+
+class AudioTransport(Transport, Protocol):
+    """An upstream leg that also carries audio as a media track (FULL)."""
+
+    async def publish_audio(self, pcm: bytes) -> None: ...
+    def clear_audio(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Why a conversation ended normally."""
+
+    reason: pb.StopReason.ValueType
+    detail: str = ""
+    upstream_reason: str = ""
+    upstream_ended: bool = False
+    """True when LiveAvatar ended the session itself (no need to stop it)."""
+
+
+EndReasonLookup = Callable[[UpstreamClosed], Awaitable[Ending]]
+
+
+class Conversation:
+    """Runs one Converse call after its SessionStarted. `run()` returns how it ended."""
+
+    def __init__(
+        self,
+        *,
+        context: grpc.aio.ServicerContext[pb.ConverseRequest, pb.ConverseResponse],
+        core: Core,
+        transport: Transport,
+        limits: Limits,
+        max_pending_ms: float,
+        end_reason_lookup: EndReasonLookup,
+        log_extra: dict[str, Any],
+    ) -> None:
+        self._context = context
+        self._core = core
+        self._transport = transport
+        self._limits = limits
+        self._max_pending_ms = max_pending_ms
+        self._lookup = end_reason_lookup
+        self._log_extra = log_extra
+        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._loop = asyncio.get_running_loop()
+        self.requests = 0
+        self.audio_bytes_in = 0
+
+    def request_stop(self, reason: pb.StopReason.ValueType, detail: str = "") -> None:
+        """Ask the conversation to end (server shutdown, operator stop); safe from any task."""
+        self._inbox.put_nowait(("stop", Ending(reason, detail)))
+
+    async def run(self) -> Ending:
+        tasks = [
+            asyncio.create_task(self._read_client(), name="read-client"),
+            asyncio.create_task(self._read_upstream(), name="read-upstream"),
+        ]
+        try:
+            return await self._loop_until_end()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(Exception):
+                await self._execute(self._core.close())
+
+    async def _loop_until_end(self) -> Ending:
+        core = self._core
+        while True:
+            deadline = core.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self._loop.time())
+            try:
+                kind, item = await asyncio.wait_for(self._inbox.get(), timeout)
+            except TimeoutError:
+                kind, item = "timer", None
+            now = self._loop.time()
+            if kind == "request":
+                actions = core.handle_request(item, now)
+            elif kind == "upstream":
+                actions = core.handle_upstream(item, now)
+            elif kind == "timer":
+                actions = core.handle_timer(now)
+            elif kind == "eof":
+                actions = core.handle_client_eof(now)
+            elif kind == "closed":
+                return await self._lookup(item)
+            elif kind == "stop":
+                assert isinstance(item, Ending)
+                return item
+            else:  # "fail"
+                raise item
+            try:
+                await self._execute(actions)
+            except UpstreamClosed as exc:
+                return await self._lookup(exc)
+            if core.drained:
+                return Ending(pb.STOP_REASON_CLIENT_ENDED, "the client half-closed its stream")
+            if core.pending_audio_ms() < self._max_pending_ms:
+                self._room.set()
+            else:
+                self._room.clear()
+
+    async def _execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendUpstream):
+                await self._transport.send(action.message)
+            elif isinstance(action, Emit):
+                await self._context.write(action.response)
+            elif isinstance(action, PublishAudio):
+                await self._audio_transport().publish_audio(action.pcm)
+            elif isinstance(action, ClearAudio):
+                self._audio_transport().clear_audio()
+            elif isinstance(action, Fail):
+                raise action.error
+
+    def _audio_transport(self) -> AudioTransport:
+        transport = self._transport
+        assert hasattr(transport, "publish_audio"), "core asked a non-audio leg for audio"
+        return transport  # type: ignore[return-value]
+
+    async def _read_client(self) -> None:
+        limits = self._limits
+        try:
+            while True:
+                await self._room.wait()
+                request: object = await self._context.read()
+                if request is grpc.aio.EOF:
+                    self._inbox.put_nowait(("eof", None))
+                    return
+                assert isinstance(request, pb.ConverseRequest)
+                self.requests += 1
+                problem = _check_limits(request, limits)
+                if problem is not None:
+                    self._inbox.put_nowait(("fail", problem))
+                    return
+                if request.WhichOneof("request") == "audio":
+                    self.audio_bytes_in += len(request.audio.data)
+                    # Hold further reads until the loop has taken this chunk into account.
+                    self._room.clear()
+                self._inbox.put_nowait(("request", request))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # The client went away mid-read.
+            log.info("client stream ended: %s", type(exc).__name__, extra=self._log_extra)
+            self._inbox.put_nowait(("stop", Ending(pb.STOP_REASON_CLIENT_ENDED, "client gone")))
+
+    async def _read_upstream(self) -> None:
+        try:
+            while True:
+                event = await self._transport.receive()
+                self._inbox.put_nowait(("upstream", event))
+        except asyncio.CancelledError:
+            raise
+        except UpstreamClosed as exc:
+            self._inbox.put_nowait(("closed", exc))
+        except UpstreamError as exc:
+            self._inbox.put_nowait(("fail", exc))
+
+
+def _check_limits(request: pb.ConverseRequest, limits: Limits) -> BridgeError | None:
+    """Fatal size problems; the text limit is checked here too since it is cheap."""
+    if len(request.request_id) > limits.max_request_id_chars:
+        return InvalidRequest(
+            f"request_id has {len(request.request_id)} characters: expected at most "
+            f"{limits.max_request_id_chars}"
+        )
+    kind = request.WhichOneof("request")
+    if kind == "audio" and len(request.audio.data) > limits.max_audio_chunk_bytes:
+        return InvalidRequest(
+            f"audio chunk of {len(request.audio.data)} bytes is too large: expected at most "
+            f"{limits.max_audio_chunk_bytes} bytes per AudioChunk"
+        )
+    if kind in _TEXT_KINDS:
+        text = getattr(request, kind).text
+        if len(text) > limits.max_text_chars:
+            return InvalidRequest(
+                f"{kind}.text has {len(text)} characters: expected at most {limits.max_text_chars}"
+            )
+    return None

@@ -1,0 +1,126 @@
+"""The bridge's exception tree, each error mapped once to a canonical gRPC status code.
+
+::
+
+    BridgeError                      (INTERNAL unless a subclass says otherwise)
+    ├── InvalidRequest               INVALID_ARGUMENT: the client's config, audio or command
+    ├── FailedPrecondition           FAILED_PRECONDITION: valid, but not in this state or mode
+    ├── LimitExceeded                RESOURCE_EXHAUSTED: a server limit (sessions, sizes)
+    └── UpstreamError                LiveAvatar (REST, WebSocket or LiveKit) misbehaved
+        ├── UpstreamRejected         a 4xx answer, mapped by status (401, 400/422, 404, credits …)
+        ├── UpstreamUnavailable      UNAVAILABLE: timeouts, connection errors, 5xx after retries
+        ├── UpstreamTimeout          DEADLINE_EXCEEDED: the session never became ready
+        ├── UpstreamProtocolError    INTERNAL: an answer that breaks LiveAvatar's documented shape
+        └── UpstreamClosed           UNAVAILABLE: the upstream connection closed unexpectedly
+
+Messages name the problem and what is expected, and never contain API keys or tokens.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class BridgeError(Exception):
+    """Base class of every error the bridge raises on purpose."""
+
+    grpc_code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    """The canonical status a call ends with when this error is fatal."""
+
+    reason: str = "INTERNAL"
+    """Machine-readable UPPER_SNAKE_CASE kind, used for in-stream Error.code."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(BridgeError):
+    """The client's request is malformed: it can never succeed as sent."""
+
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
+
+
+class FailedPrecondition(BridgeError):
+    """The request is well formed but not allowed in the conversation's mode or state."""
+
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "FAILED_PRECONDITION"
+
+
+class LimitExceeded(BridgeError):
+    """A server limit was reached (concurrent sessions, message sizes)."""
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "LIMIT_EXCEEDED"
+
+
+class UpstreamError(BridgeError):
+    """LiveAvatar failed or answered something the bridge cannot use."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    reason = "UPSTREAM_ERROR"
+
+
+class UpstreamRejected(UpstreamError):
+    """LiveAvatar refused a request with a 4xx status; its own message is kept."""
+
+    reason = "UPSTREAM_REJECTED"
+
+    def __init__(self, message: str, *, http_status: int, upstream_code: int | None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.upstream_code = upstream_code
+        self.grpc_code = _code_for_rejection(http_status, message)
+
+
+class UpstreamUnavailable(UpstreamError):
+    """LiveAvatar could not be reached, timed out, or kept failing with 5xx."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    reason = "UPSTREAM_UNAVAILABLE"
+
+
+class UpstreamTimeout(UpstreamError):
+    """An upstream session never became ready in time."""
+
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "UPSTREAM_TIMEOUT"
+
+
+class UpstreamProtocolError(UpstreamError):
+    """LiveAvatar answered with a body that breaks its documented shape."""
+
+    grpc_code = grpc.StatusCode.INTERNAL
+    reason = "UPSTREAM_PROTOCOL_ERROR"
+
+
+class UpstreamClosed(UpstreamError):
+    """The upstream connection (WebSocket or LiveKit room) closed unexpectedly."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    reason = "UPSTREAM_CLOSED"
+
+    def __init__(
+        self, message: str, *, close_code: int | None = None, close_reason: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.close_reason = close_reason
+
+
+def _code_for_rejection(http_status: int, message: str) -> grpc.StatusCode:
+    """Map a LiveAvatar 4xx to a gRPC code, once, in one place."""
+    if "credit" in message.lower() or http_status == 402:
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    mapping = {
+        400: grpc.StatusCode.INVALID_ARGUMENT,
+        401: grpc.StatusCode.UNAUTHENTICATED,
+        403: grpc.StatusCode.PERMISSION_DENIED,
+        404: grpc.StatusCode.NOT_FOUND,
+        409: grpc.StatusCode.FAILED_PRECONDITION,
+        422: grpc.StatusCode.INVALID_ARGUMENT,
+        429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+    return mapping.get(http_status, grpc.StatusCode.FAILED_PRECONDITION)

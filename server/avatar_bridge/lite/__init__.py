@@ -1,0 +1,1 @@
+"""LITE mode: the sans-I/O core and the WebSocket transport."""

@@ -1,0 +1,1 @@
+"""Clients for LiveAvatar: the REST API and the LITE WebSocket."""

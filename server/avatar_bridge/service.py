@@ -1,0 +1,387 @@
+"""The AvatarBridgeService implementation: Converse, StopSession, ListSessions.
+
+A Converse call: read and validate the config; create (token, start) or attach to a LiveAvatar
+session; send SessionStarted; connect the mode's leg and run the conversation; then, on every
+exit path (half-close, cancel, error, shutdown, upstream close), stop the upstream session the
+bridge created and tell the client why, when it is still there to hear it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from avatar_bridge.audio import AudioConverter, AudioFormat, AudioFormatError
+from avatar_bridge.config import ServerConfig
+from avatar_bridge.conversation import Conversation, Ending, Transport
+from avatar_bridge.errors import (
+    BridgeError,
+    FailedPrecondition,
+    InvalidRequest,
+    LimitExceeded,
+    UpstreamClosed,
+    UpstreamError,
+)
+from avatar_bridge.lite.core import LiteCore
+from avatar_bridge.lite.transport import LiteTransport
+from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
+from avatar_bridge.registry import SessionRegistry
+from avatar_bridge.session_config import Plan, plan_from_config
+from avatarbridge.v1 import avatar_bridge_pb2 as pb
+from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[pb.ConverseRequest, pb.ConverseResponse]
+
+LIVEAVATAR_REASONS: dict[pb.StopReason.ValueType, str] = {
+    pb.StopReason.Value(v.name): v.name.removeprefix("STOP_REASON_")
+    for v in pb.StopReason.DESCRIPTOR.values
+    if pb.STOP_REASON_UNKNOWN <= v.number <= pb.STOP_REASON_AGENT_HANG_UP
+}
+"""StopReason values that are LiveAvatar's own SessionEndReasonEnum, by number."""
+_REASON_BY_NAME = {name: number for number, name in LIVEAVATAR_REASONS.items()}
+
+
+@dataclass(frozen=True)
+class Leg:
+    """A connected upstream leg and the core that drives it."""
+
+    core: Any
+    transport: Transport
+
+
+LegFactory = Callable[[Plan, StartedSession, float], Awaitable[Leg]]
+"""Connect a FULL leg: (plan, started session, now) → Leg. Installed by the FULL module."""
+
+
+class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
+    """gRPC servicer; one instance per server process."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        rest: LiveAvatarClient,
+        registry: SessionRegistry,
+        *,
+        full_leg: LegFactory | None = None,
+    ) -> None:
+        self._config = config
+        self._rest = rest
+        self._registry = registry
+        self._full_leg = full_leg
+        self._shutting_down = False
+        self._operator_stops: set[str] = set()
+        """Sessions a StopSession call is stopping while a conversation drives them."""
+
+    def begin_shutdown(self) -> None:
+        """Refuse new conversations from now on."""
+        self._shutting_down = True
+
+    # Converse.
+
+    async def Converse(self, request_iterator: Any, context: Context) -> None:  # type: ignore[override]
+        conversation_id = uuid.uuid4().hex[:12]
+        extra: dict[str, Any] = {"conversation": conversation_id, "peer": context.peer()}
+        try:
+            plan = await self._read_plan(context)
+        except BridgeError as exc:
+            log.info("conversation refused", extra={**extra, "error": exc.message})
+            await context.abort(exc.grpc_code, exc.message)
+            return
+        try:
+            await self._converse(plan, context, extra)
+        except BridgeError as exc:
+            log.warning(
+                "conversation failed",
+                extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
+            )
+            await context.abort(exc.grpc_code, exc.message)
+
+    async def _read_plan(self, context: Context) -> Plan:
+        if self._shutting_down:
+            raise UpstreamError("the bridge is shutting down: retry on another instance")
+        if self._registry.conversation_count >= self._config.limits.max_sessions:
+            raise LimitExceeded(
+                f"this bridge already drives {self._config.limits.max_sessions} conversations, "
+                "its limit: retry later or on another instance"
+            )
+        first: object = await context.read()
+        if first is grpc.aio.EOF:
+            raise InvalidRequest(
+                "the request stream ended before the first request: expected a first request "
+                "carrying config"
+            )
+        assert isinstance(first, pb.ConverseRequest)
+        kind = first.WhichOneof("request")
+        if kind != "config":
+            raise InvalidRequest(
+                f"the first request carries {kind or 'nothing'}: expected the first request to "
+                "carry config (SessionConfig), and audio or commands only after it"
+            )
+        plan = plan_from_config(first.config, self._config.session)
+        if plan.mode == pb.MODE_FULL and self._full_leg is None:
+            raise FailedPrecondition("FULL mode is not available on this bridge")
+        return plan
+
+    async def _converse(self, plan: Plan, context: Context, extra: dict[str, Any]) -> None:
+        converter = _converter_for(plan)
+        started, owned = await self._open_session(plan, extra)
+        session_id = started.session_id
+        extra["session_id"] = session_id
+        conversation: Conversation | None = None
+        began = time.monotonic()
+        ending = Ending(pb.STOP_REASON_UNSPECIFIED)
+        try:
+            await context.write(
+                pb.ConverseResponse(
+                    session_started=pb.SessionStarted(
+                        session_id=session_id,
+                        mode=plan.mode,
+                        livekit_url=started.livekit_url,
+                        livekit_client_token=_viewer_token(plan, started),
+                        max_session_duration_seconds=started.max_session_duration,
+                        attached=plan.attached,
+                    )
+                )
+            )
+            log.info("conversation started", extra={**extra, "mode": pb.Mode.Name(plan.mode)})
+            await context.write(
+                pb.ConverseResponse(
+                    session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
+                )
+            )
+            leg = await self._connect_leg(plan, started, converter)
+            conversation = Conversation(
+                context=context,
+                core=leg.core,
+                transport=leg.transport,
+                limits=self._config.limits,
+                max_pending_ms=plan.options.max_pending_ms,
+                end_reason_lookup=lambda exc: self._upstream_ending(session_id, exc),
+                log_extra=extra,
+            )
+            self._registry.attach(session_id, conversation)
+            try:
+                ending = await conversation.run()
+            finally:
+                with contextlib.suppress(Exception):
+                    await leg.transport.close()
+            if ending.upstream_ended:
+                self._registry.disown(session_id)
+            await context.write(
+                pb.ConverseResponse(
+                    session_stopped=pb.SessionStopped(
+                        reason=ending.reason,
+                        detail=ending.detail,
+                        upstream_reason=ending.upstream_reason,
+                    )
+                )
+            )
+        finally:
+            self._registry.detach(session_id)
+            self._operator_stops.discard(session_id)
+            log.info(
+                "conversation ended",
+                extra={
+                    **extra,
+                    "reason": pb.StopReason.Name(ending.reason),
+                    "seconds": round(time.monotonic() - began, 3),
+                    "requests": conversation.requests if conversation else 0,
+                    "audio_bytes_in": conversation.audio_bytes_in if conversation else 0,
+                },
+            )
+            if owned and session_id in self._registry.owned_sessions():
+                # Shielded: a cancelled call must not abandon the stop.
+                stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(stop)
+
+    async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
+        """Create and start, or describe the attached session. Returns (session, owned)."""
+        if plan.attached:
+            if plan.stop_on_end:
+                self._registry.own(plan.attach_session_id)
+            return (
+                StartedSession(
+                    session_id=plan.attach_session_id,
+                    livekit_url=plan.attach_livekit_url,
+                    livekit_client_token=plan.attach_livekit_token,
+                    ws_url=plan.attach_ws_url,
+                ),
+                plan.stop_on_end,
+            )
+        assert plan.token_body is not None
+        token = await self._rest.create_token(plan.token_body)
+        # Owned from the moment it exists: a start that fails or times out is stopped too.
+        self._registry.own(token.session_id)
+        try:
+            started = await self._rest.start_session(token)
+        except BaseException:
+            stop = self._registry.stop_upstream(token.session_id, "SERVER_ERROR")
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(stop)
+            raise
+        if started.session_id != token.session_id:
+            self._registry.own(started.session_id)
+        log.info("upstream session started", extra={**extra, "session_id": started.session_id})
+        return started, True
+
+    async def _connect_leg(
+        self, plan: Plan, started: StartedSession, converter: AudioConverter | None
+    ) -> Leg:
+        loop = asyncio.get_running_loop()
+        if plan.mode == pb.MODE_FULL:
+            assert self._full_leg is not None
+            return await self._full_leg(plan, started, loop.time())
+        if not started.ws_url:
+            raise FailedPrecondition(
+                "LiveAvatar started the LITE session without a ws_url (a connector session?): "
+                "this bridge needs the LITE WebSocket"
+            )
+        transport = LiteTransport(started.ws_url, open_timeout_s=plan.options.ready_timeout_s)
+        await transport.connect()
+        core = LiteCore(plan.options, converter, now=loop.time())
+        return Leg(core=core, transport=transport)
+
+    async def _upstream_ending(self, session_id: str, exc: UpstreamClosed) -> Ending:
+        """The upstream leg closed by itself: ask LiveAvatar why."""
+        if session_id in self._operator_stops:
+            # StopSession's REST stop closed the socket before its answer reached StopSession.
+            return Ending(
+                pb.STOP_REASON_OPERATOR_STOPPED,
+                "an operator stopped the session",
+                upstream_ended=True,
+            )
+        upstream_reason = ""
+        with contextlib.suppress(UpstreamError, asyncio.TimeoutError):
+            entry = await asyncio.wait_for(self._rest.get_session(session_id), 5.0)
+            upstream_reason = str(entry.get("end_reason") or "")
+        if not upstream_reason:
+            # The emulator and some servers name the end reason in the close frame.
+            hint = exc.close_reason
+            upstream_reason = hint if hint in _REASON_BY_NAME else ""
+        if upstream_reason in _REASON_BY_NAME:
+            return Ending(
+                _REASON_BY_NAME[upstream_reason],
+                f"LiveAvatar ended the session ({upstream_reason})",
+                upstream_reason,
+                upstream_ended=True,
+            )
+        return Ending(pb.STOP_REASON_UPSTREAM_LOST, exc.message, upstream_reason)
+
+    # Operator RPCs.
+
+    async def StopSession(
+        self, request: pb.StopSessionRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.StopSessionResponse:
+        if not request.session_id.strip():
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "session_id is empty: expected a session id"
+            )
+        reason = request.reason or pb.STOP_REASON_USER_CLOSED
+        if reason not in LIVEAVATAR_REASONS:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"reason {pb.StopReason.Name(reason)} is the bridge's own: expected one of "
+                "LiveAvatar's reasons, STOP_REASON_UNKNOWN to STOP_REASON_AGENT_HANG_UP",
+            )
+        session_id = request.session_id.strip()
+        # The stop closes the conversation's socket, which may reach the conversation before
+        # LiveAvatar's answer reaches us: record the reason first (see _upstream_ending).
+        had_before = self._registry.has_conversation(session_id)
+        if had_before:
+            self._operator_stops.add(session_id)
+        try:
+            await self._rest.stop_session(session_id, LIVEAVATAR_REASONS[reason])
+        except BridgeError as exc:
+            self._operator_stops.discard(session_id)
+            await context.abort(exc.grpc_code, exc.message)
+        self._registry.disown(session_id)
+        had = self._registry.request_stop(
+            session_id, pb.STOP_REASON_OPERATOR_STOPPED, "an operator stopped the session"
+        )
+        had = had or had_before
+        log.info(
+            "operator stopped session",
+            extra={"session_id": session_id, "reason": LIVEAVATAR_REASONS[reason]},
+        )
+        return pb.StopSessionResponse(session_id=session_id, had_conversation=had)
+
+    async def ListSessions(
+        self, request: pb.ListSessionsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListSessionsResponse:
+        page_size = request.page_size or 20
+        if not 1 <= page_size <= 100:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"page_size {page_size} is out of range: expected 1 to 100, or 0 for 20",
+            )
+        try:
+            page = int(request.page_token or "1")
+        except ValueError:
+            page = 0
+        if page < 1:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "page_token is not one this server issued: pass next_page_token unchanged",
+            )
+        try:
+            result = await self._rest.list_sessions(kind="active", page=page, page_size=page_size)
+        except BridgeError as exc:
+            await context.abort(exc.grpc_code, exc.message)
+        sessions = [_session_info(entry, self._registry) for entry in result.results]
+        return pb.ListSessionsResponse(
+            sessions=sessions, next_page_token=str(page + 1) if result.next else ""
+        )
+
+
+def _converter_for(plan: Plan) -> AudioConverter | None:
+    if plan.input_audio is None:
+        return None
+    try:
+        return AudioConverter(AudioFormat.from_proto(plan.input_audio))
+    except AudioFormatError as exc:
+        raise InvalidRequest(str(exc)) from exc
+
+
+def _viewer_token(plan: Plan, started: StartedSession) -> str:
+    """The token a viewer's frontend may use: not the one the bridge itself joins with."""
+    if plan.mode == pb.MODE_FULL and plan.participation == pb.PARTICIPATION_USER:
+        return ""
+    if plan.attached:
+        return ""
+    return started.livekit_client_token
+
+
+def _liveavatar_reason(ending: Ending) -> str:
+    if ending.reason in LIVEAVATAR_REASONS:
+        return LIVEAVATAR_REASONS[ending.reason]
+    if ending.reason in (pb.STOP_REASON_CLIENT_ENDED, pb.STOP_REASON_UNSPECIFIED):
+        return "USER_CLOSED"
+    if ending.reason == pb.STOP_REASON_SERVER_SHUTDOWN:
+        return "USER_CLOSED"
+    return "UNKNOWN"
+
+
+def _session_info(entry: dict[str, Any], registry: SessionRegistry) -> pb.SessionInfo:
+    session_id = str(entry.get("id") or entry.get("session_id") or "")
+    modes: dict[str, pb.Mode.ValueType] = {"LITE": pb.MODE_LITE, "FULL": pb.MODE_FULL}
+    mode = modes.get(str(entry.get("mode")), pb.MODE_UNSPECIFIED)
+    return pb.SessionInfo(
+        session_id=session_id,
+        mode=mode,
+        is_sandbox=bool(entry.get("is_sandbox")),
+        create_time=str(entry.get("created_at") or ""),
+        duration_seconds=int(entry.get("duration") or 0),
+        credits_consumed=float(entry.get("credits_consumed") or 0.0),
+        has_conversation=registry.has_conversation(session_id),
+    )

@@ -1,0 +1,90 @@
+"""Shared fixtures: the LiveAvatar emulator and the bridge, in-process on loopback ports.
+
+FULL-mode tests (marker `full`) need WebRTC, which ignores loopback, so they run only inside the
+private network namespace that tests/netns/run.sh creates; elsewhere they are skipped with the
+reason printed (pytest -rs).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import grpc
+import pytest
+
+from avatar_bridge.config import ServerConfig, SessionDefaults
+from avatar_bridge.server import BridgeServer
+from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
+from liveavatar_emulator import Emulator, EmulatorConfig
+
+API_KEY = "test-api-key-0123456789"
+NETNS_REASON = (
+    "FULL-mode test needs a private network namespace with a veth pair (WebRTC ignores "
+    "loopback): run it through `make test-full` (tests/netns/run.sh)"
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("AVATAR_BRIDGE_NETNS") == "1":
+        return
+    skip = pytest.mark.skip(reason=NETNS_REASON)
+    for item in items:
+        if "full" in item.keywords:
+            item.add_marker(skip)
+
+
+def emulator_config(**overrides: Any) -> EmulatorConfig:
+    """A fast emulator: short readiness delay; override any field per test."""
+    base = EmulatorConfig(api_keys=(API_KEY,), lite_connect_delay_s=0.05)
+    return replace(base, **overrides)
+
+
+@pytest.fixture
+def emulator_settings() -> dict[str, Any]:
+    """Override in a test module (or parametrize) to change the emulator's config."""
+    return {}
+
+
+@pytest.fixture
+async def emulator(emulator_settings: dict[str, Any]) -> AsyncIterator[Emulator]:
+    async with Emulator(config=emulator_config(**emulator_settings)) as emu:
+        yield emu
+
+
+@dataclass
+class Bridge:
+    """A running bridge and a stub connected to it."""
+
+    server: BridgeServer
+    channel: grpc.aio.Channel
+    stub: pb_grpc.AvatarBridgeServiceStub
+    target: str
+
+
+@pytest.fixture
+def bridge_settings() -> dict[str, Any]:
+    """Override in a test module to change SessionDefaults (e.g. keep_alive_idle_s)."""
+    return {}
+
+
+@pytest.fixture
+async def bridge(emulator: Emulator, bridge_settings: dict[str, Any]) -> AsyncIterator[Bridge]:
+    config = ServerConfig(
+        listen="127.0.0.1:0",
+        api_url=emulator.base_url,
+        api_key=API_KEY,
+        shutdown_grace_s=5.0,
+        session=replace(SessionDefaults(), **bridge_settings),
+    )
+    server = BridgeServer(config)
+    port = await server.start()
+    target = f"127.0.0.1:{port}"
+    channel = grpc.aio.insecure_channel(target)
+    try:
+        yield Bridge(server, channel, pb_grpc.AvatarBridgeServiceStub(channel), target)
+    finally:
+        await channel.close()
+        await server.stop(grace_s=5.0)
