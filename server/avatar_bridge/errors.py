@@ -68,11 +68,19 @@ class UpstreamRejected(UpstreamError):
 
     reason = "UPSTREAM_REJECTED"
 
-    def __init__(self, message: str, *, http_status: int, upstream_code: int | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int,
+        upstream_code: int | None,
+        upstream_message: str = "",
+    ) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.upstream_code = upstream_code
-        self.grpc_code = _code_for_rejection(http_status, message)
+        # Classify on LiveAvatar's own words only, never on our wording or the request path.
+        self.grpc_code = _code_for_rejection(http_status, upstream_message)
 
 
 class UpstreamUnavailable(UpstreamError):

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
@@ -59,8 +59,23 @@ class Leg:
     transport: Transport
 
 
-LegFactory = Callable[[Plan, StartedSession, float], Awaitable[Leg]]
-"""Connect a FULL leg: (plan, started session, now) → Leg. Installed by the FULL module."""
+class LegFactory(Protocol):
+    """Connect a FULL leg: (plan, started session, now, ...) → Leg. Installed by the FULL module.
+
+    `keep_alive` runs LiveAvatar's REST keep-alive for the session (FULL has no data command
+    for it); `log_extra` identifies the conversation in log records.
+    """
+
+    def __call__(
+        self,
+        plan: Plan,
+        started: StartedSession,
+        now: float,
+        *,
+        converter: AudioConverter | None,
+        keep_alive: Callable[[], Awaitable[None]],
+        log_extra: dict[str, Any],
+    ) -> Awaitable[Leg]: ...
 
 
 class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
@@ -159,7 +174,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
                 )
             )
-            leg = await self._connect_leg(plan, started, converter)
+            leg = await self._connect_leg(plan, started, converter, extra)
             conversation = Conversation(
                 context=context,
                 core=leg.core,
@@ -236,12 +251,23 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         return started, True
 
     async def _connect_leg(
-        self, plan: Plan, started: StartedSession, converter: AudioConverter | None
+        self,
+        plan: Plan,
+        started: StartedSession,
+        converter: AudioConverter | None,
+        extra: dict[str, Any],
     ) -> Leg:
         loop = asyncio.get_running_loop()
         if plan.mode == pb.MODE_FULL:
             assert self._full_leg is not None
-            return await self._full_leg(plan, started, loop.time())
+            return await self._full_leg(
+                plan,
+                started,
+                loop.time(),
+                converter=converter,
+                keep_alive=lambda: self._rest.keep_alive(started.session_id),
+                log_extra=extra,
+            )
         if not started.ws_url:
             raise FailedPrecondition(
                 "LiveAvatar started the LITE session without a ws_url (a connector session?): "

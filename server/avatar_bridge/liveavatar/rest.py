@@ -127,6 +127,7 @@ class LiveAvatarClient:
             "/v1/sessions/start",
             json={"session_id": token.session_id},
             auth={"authorization": f"Bearer {token.session_token}"},
+            idempotent=False,
         )
         if not isinstance(data, dict) or "session_id" not in data:
             raise UpstreamProtocolError("LiveAvatar start answer lacks session_id")
@@ -193,14 +194,22 @@ class LiveAvatarClient:
         auth: dict[str, str],
         json: Any = None,
         params: dict[str, Any] | None = None,
+        idempotent: bool = True,
     ) -> Any:
-        """Send one logical call with retries; return the envelope's `data`."""
+        """Send one logical call with retries; return the envelope's `data`.
+
+        A call that is not idempotent (start: it bills) is not retried once the request may
+        have reached LiveAvatar (a read or write timeout): a second start would fail as
+        "already started" and lose the first answer. The caller stops such a session.
+        """
         what = f"{method} /v1/sessions{_endpoint_tail(path)}"
         delay = self._config.backoff_initial_s
         last: str = ""
         for attempt in range(1, self._config.attempts + 1):
             try:
-                return await self._attempt(method, path, auth=auth, json=json, params=params)
+                return await self._attempt(
+                    method, path, auth=auth, json=json, params=params, idempotent=idempotent
+                )
             except _Retryable as exc:
                 last = str(exc)
                 if attempt == self._config.attempts:
@@ -226,12 +235,20 @@ class LiveAvatarClient:
         auth: dict[str, str],
         json: Any,
         params: dict[str, Any] | None,
+        idempotent: bool,
     ) -> Any:
         try:
             response = await self._http.request(
                 method, path, json=json, params=params, headers=auth
             )
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise _Retryable(f"timed out ({type(exc).__name__})") from exc  # Never sent.
         except httpx.TimeoutException as exc:
+            if not idempotent:
+                raise UpstreamUnavailable(
+                    f"LiveAvatar {method} {path} timed out after the request was sent "
+                    f"({type(exc).__name__}); not retried because it is not idempotent"
+                ) from exc
             raise _Retryable(f"timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             # The exception text may include the URL but never headers, so no secret leaks.
@@ -239,11 +256,13 @@ class LiveAvatarClient:
         if response.status_code >= 500:
             raise _Retryable(f"HTTP {response.status_code}: {_upstream_message(response)}")
         if response.status_code >= 400:
+            upstream_message = _upstream_message(response)
             raise UpstreamRejected(
                 f"LiveAvatar rejected {method} {path} with HTTP {response.status_code}: "
-                f"{_upstream_message(response)}",
+                f"{upstream_message}",
                 http_status=response.status_code,
                 upstream_code=_upstream_code(response),
+                upstream_message=upstream_message,
             )
         try:
             envelope = response.json()
@@ -253,11 +272,13 @@ class LiveAvatarClient:
             ) from exc
         if not isinstance(envelope, dict) or envelope.get("code") != SUCCESS_CODE:
             code = envelope.get("code") if isinstance(envelope, dict) else None
+            upstream_message = _upstream_message(response)
             raise UpstreamRejected(
                 f"LiveAvatar answered {method} {path} with code {code}, not {SUCCESS_CODE}: "
-                f"{_upstream_message(response)}",
+                f"{upstream_message}",
                 http_status=response.status_code,
                 upstream_code=code if isinstance(code, int) else None,
+                upstream_message=upstream_message,
             )
         return envelope.get("data")
 
