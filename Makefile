@@ -58,7 +58,8 @@ emulator: $(STAMP)
 	$(BIN)/liveavatar-emulator
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.audio_throughput
+	$(BIN)/python -m benchmarks.first_packet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

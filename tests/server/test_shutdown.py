@@ -1,0 +1,200 @@
+"""Graceful shutdown of a real `avatar-bridge serve` process (embedded emulator) on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from avatarbridge.v1 import avatar_bridge_pb2 as pb
+from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
+
+from .helpers import WAIT_S, Inspector, Stream, lite_config
+
+GRACE_S = 3.0
+EXIT_MARGIN_S = 10.0
+HOLD_S = 1.5
+"""Real seconds the emulator delays the in-flight call that holds the process open."""
+BRIDGE = Path(sys.executable).parent / "avatar-bridge"
+EMULATOR_KEY = re.compile(r"emu-[0-9a-f]{32}")
+JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Process:
+    """A running `avatar-bridge serve` whose stderr is collected line by line."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, grpc_port: int, emu_port: int) -> None:
+        self.proc = proc
+        self.target = f"127.0.0.1:{grpc_port}"
+        self.emulator_url = f"http://127.0.0.1:{emu_port}"
+        self.stderr: list[str] = []
+        assert proc.stderr is not None
+        self._reader = asyncio.create_task(self._collect(proc.stderr))
+
+    async def _collect(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            self.stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
+
+    async def wait_serving(self) -> None:
+        """Poll the health service until SERVING (bounded); fail early if the process dies."""
+        async with grpc.aio.insecure_channel(self.target) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60.0  # First start imports the world; be generous.
+            while True:
+                assert self.proc.returncode is None, "\n".join(self.stderr)
+                with contextlib.suppress(grpc.aio.AioRpcError, TimeoutError):
+                    reply = await asyncio.wait_for(
+                        health.Check(health_pb2.HealthCheckRequest(service="")), 2.0
+                    )
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                assert loop.time() < deadline, "bridge never became SERVING:\n" + "\n".join(
+                    self.stderr
+                )
+                await asyncio.sleep(0.1)
+
+    async def wait_exit(self, within_s: float) -> int | None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), within_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._reader, 5.0)
+        return self.proc.returncode
+
+
+async def hold_open(
+    stub: pb_grpc.AvatarBridgeServiceStub, emu: Inspector
+) -> asyncio.Future[pb.ListSessionsResponse]:
+    """Keep the process (and so its embedded emulator) alive into its grace period.
+
+    Shutdown takes milliseconds, too short to ask the emulator anything afterwards. A
+    ListSessions call whose LiveAvatar request the emulator delays by HOLD_S is in flight when
+    SIGTERM arrives; the server lets it finish within the grace, so the process lives about
+    HOLD_S longer. Returns the call, to be awaited.
+    """
+    delayed = (await emu.faults(delay_s=HOLD_S, delay_next=1))["delayed"]
+    call = asyncio.ensure_future(stub.ListSessions(pb.ListSessionsRequest()))
+    await emu.wait_delayed(delayed + 1)
+    return call
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Process]:
+    grpc_port, emu_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEAVATAR_", "AVATAR_"))}
+    env.update(
+        AVATAR_BRIDGE_LISTEN=f"127.0.0.1:{grpc_port}",
+        AVATAR_BRIDGE_EMULATOR_PORT=str(emu_port),
+        AVATAR_BRIDGE_EMULATOR_LIVEKIT_PORT="0",
+        AVATAR_BRIDGE_SHUTDOWN_GRACE_S=str(GRACE_S),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        str(BRIDGE),
+        "serve",
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    process = Process(proc, grpc_port, emu_port)
+    try:
+        yield process
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_sigterm_stops_conversations_and_sessions_then_exits(serve: Process) -> None:
+    await serve.wait_serving()
+    emu = Inspector(serve.emulator_url)
+    try:
+        async with grpc.aio.insecure_channel(serve.target) as channel:
+            stub = pb_grpc.AvatarBridgeServiceStub(channel)
+            stream = Stream(stub)
+            await stream.send(lite_config())
+            started = await stream.started()
+            assert await emu.active() == [started.session_id]
+            pin = await hold_open(stub, emu)
+
+            serve.proc.send_signal(signal.SIGTERM)
+            stopped = await stream.until("session_stopped")
+            assert stopped.session_stopped.reason == pb.STOP_REASON_SERVER_SHUTDOWN
+            detail = await emu.wait_ended(started.session_id, within_s=GRACE_S)
+            assert serve.proc.returncode is None  # The answer came from the live emulator.
+            assert detail["status"] == "ended"
+            assert detail["end_reason"] == "USER_CLOSED"  # The bridge's stop, not the teardown.
+            assert await emu.active() == []
+            assert await stream.drain() == []  # session_stopped was the last event.
+            code, details = await stream.status()
+            assert code == grpc.StatusCode.OK, details
+            await asyncio.wait_for(pin, WAIT_S)  # In-flight calls complete during the grace.
+    finally:
+        await emu.aclose()
+
+    returncode = await serve.wait_exit(GRACE_S + EXIT_MARGIN_S)
+    log = "\n".join(serve.stderr)
+    assert returncode == 0, log
+
+    records = []
+    for line in serve.stderr:
+        record = json.loads(line)  # Every line is one JSON object.
+        assert isinstance(record, dict), line
+        records.append(record)
+    messages = [r["message"] for r in records]
+    assert "shutting down" in messages, messages
+    assert "shut down" in messages, messages
+    stopped_logs = [r for r in records if r["message"] == "upstream session stopped"]
+    assert [r["session_id"] for r in stopped_logs] == [started.session_id]
+    assert not EMULATOR_KEY.search(log), "the emulator's API key reached the log"
+    assert not JWT.search(log), "a token reached the log"
+    if started.livekit_client_token:
+        assert started.livekit_client_token not in log
+    assert "token=" not in log and "/v1/lite/" not in log  # The LITE ws_url carries a secret.
+
+
+async def test_no_new_conversation_once_shutting_down(serve: Process) -> None:
+    await serve.wait_serving()
+    emu = Inspector(serve.emulator_url)
+    try:
+        async with grpc.aio.insecure_channel(serve.target) as channel:
+            stub = pb_grpc.AvatarBridgeServiceStub(channel)
+            first = Stream(stub)
+            await first.send(lite_config())
+            await first.started()
+            pin = await hold_open(stub, emu)
+            serve.proc.send_signal(signal.SIGTERM)
+            await first.until("session_stopped")
+
+            late = Stream(stub)
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await late.send(lite_config())
+            with pytest.raises(grpc.aio.AioRpcError):
+                await late.drain()
+            code, details = await late.status()
+            assert code == grpc.StatusCode.UNAVAILABLE, details
+            assert late.events == []
+            assert serve.proc.returncode is None
+            assert len(await emu.sessions()) == 1  # Nothing was created for the late call.
+            await asyncio.wait_for(pin, WAIT_S)
+    finally:
+        await emu.aclose()
+    assert await serve.wait_exit(GRACE_S + EXIT_MARGIN_S) == 0, "\n".join(serve.stderr)
