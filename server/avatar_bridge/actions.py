@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf import json_format, struct_pb2
+
 from avatar_bridge.errors import BridgeError
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
@@ -59,3 +61,14 @@ def error_event(request_id: str, code: str, message: str, *, upstream: bool = Fa
     """An in-stream Error tied to a request."""
     source = pb.ERROR_SOURCE_UPSTREAM if upstream else pb.ERROR_SOURCE_BRIDGE
     return emit(request_id, error=pb.Error(code=code, message=message, source=source))
+
+
+def passthrough_event(kind: str, event: dict[str, Any]) -> Emit:
+    """A LiveAvatar event this API does not model, as LiveAvatar sent it.
+
+    Keys starting with "_" are the transport's own annotations and are left out.
+    """
+    payload = struct_pb2.Struct()
+    public = {k: v for k, v in event.items() if not k.startswith("_")}
+    json_format.ParseDict(public, payload, ignore_unknown_fields=True)
+    return emit(upstream_event=pb.UpstreamEvent(type=kind, payload=payload))

@@ -31,9 +31,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
-
-from avatar_bridge.actions import Action, Emit, Fail, SendUpstream, emit, error_event
+from avatar_bridge.actions import (
+    Action,
+    Emit,
+    Fail,
+    SendUpstream,
+    emit,
+    error_event,
+    passthrough_event,
+)
 from avatar_bridge.audio import AudioConverter, AudioFormatError
 from avatar_bridge.errors import InvalidRequest, UpstreamTimeout
 from avatar_bridge.session_config import SessionOptions
@@ -239,7 +245,7 @@ class LiteCore:
             return handler(self, event, now)
         if kind in _BUFFER_ACTIONS:
             return self._on_buffer_event(kind, event)
-        return [emit(upstream_event=_passthrough(kind, event))]
+        return [passthrough_event(kind, event)]
 
     def handle_timer(self, now: float) -> list[Action]:
         actions: list[Action] = []
@@ -466,7 +472,7 @@ class LiteCore:
     def _on_session_state(self, event: dict[str, Any], now: float) -> list[Action]:
         state = _SESSION_STATES.get(str(event.get("state", "")).lower())
         if state is None:
-            return [emit(upstream_event=_passthrough("session.state_updated", event))]
+            return [passthrough_event("session.state_updated", event)]
         actions: list[Action] = [emit(session_state_changed=pb.SessionStateChanged(state=state))]
         if state == pb.SESSION_STATE_CONNECTED and not self._ready:
             self._ready = True
@@ -609,12 +615,6 @@ class LiteCore:
             if u in self._turns:
                 self._turns.remove(u)
         return actions
-
-
-def _passthrough(kind: str, event: dict[str, Any]) -> pb.UpstreamEvent:
-    payload = struct_pb2.Struct()
-    json_format.ParseDict(event, payload, ignore_unknown_fields=True)
-    return pb.UpstreamEvent(type=kind, payload=payload)
 
 
 _Handler = Callable[[LiteCore, dict[str, Any], float], list[Action]]
