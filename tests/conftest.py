@@ -7,6 +7,7 @@ reason printed (pytest -rs).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ import pytest
 
 from avatar_bridge.config import ServerConfig, SessionDefaults
 from avatar_bridge.server import BridgeServer
+from avatar_bridge.service import LegFactory
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 from liveavatar_emulator import Emulator, EmulatorConfig
 
@@ -70,16 +72,19 @@ def bridge_settings() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-async def bridge(emulator: Emulator, bridge_settings: dict[str, Any]) -> AsyncIterator[Bridge]:
+@contextlib.asynccontextmanager
+async def running_bridge(
+    api_url: str, bridge_settings: dict[str, Any], *, full_leg: LegFactory | None = None
+) -> AsyncIterator[Bridge]:
+    """A bridge on a free loopback port pointed at `api_url`, and a stub for it."""
     config = ServerConfig(
         listen="127.0.0.1:0",
-        api_url=emulator.base_url,
+        api_url=api_url,
         api_key=API_KEY,
         shutdown_grace_s=5.0,
         session=replace(SessionDefaults(), **bridge_settings),
     )
-    server = BridgeServer(config)
+    server = BridgeServer(config, full_leg=full_leg)
     port = await server.start()
     target = f"127.0.0.1:{port}"
     channel = grpc.aio.insecure_channel(target)
@@ -88,3 +93,9 @@ async def bridge(emulator: Emulator, bridge_settings: dict[str, Any]) -> AsyncIt
     finally:
         await channel.close()
         await server.stop(grace_s=5.0)
+
+
+@pytest.fixture
+async def bridge(emulator: Emulator, bridge_settings: dict[str, Any]) -> AsyncIterator[Bridge]:
+    async with running_bridge(emulator.base_url, bridge_settings) as running:
+        yield running

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import pytest
-from conftest import API_KEY, Bridge, emulator_config  # tests/conftest.py
+from conftest import Bridge, emulator_config, running_bridge  # tests/conftest.py
 from server.helpers import WAIT_S, Inspector  # tests/server/helpers.py
 
-from avatar_bridge.config import ServerConfig, SessionDefaults
 from avatar_bridge.full.leg import connect_full_leg
-from avatar_bridge.server import BridgeServer
-from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 from liveavatar_emulator import Emulator
 from liveavatar_emulator.full import FullModeConfig, LiveKitFullBackend
 
@@ -54,22 +50,10 @@ async def full_bridge(
     full_emulator: Emulator, bridge_settings: dict[str, Any]
 ) -> AsyncIterator[Bridge]:
     """tests/conftest.py's `bridge`, with the FULL leg installed."""
-    config = ServerConfig(
-        listen="127.0.0.1:0",
-        api_url=full_emulator.base_url,
-        api_key=API_KEY,
-        shutdown_grace_s=5.0,
-        session=replace(SessionDefaults(), **bridge_settings),
-    )
-    server = BridgeServer(config, full_leg=connect_full_leg)
-    port = await server.start()
-    target = f"127.0.0.1:{port}"
-    channel = grpc.aio.insecure_channel(target)
-    try:
-        yield Bridge(server, channel, pb_grpc.AvatarBridgeServiceStub(channel), target)
-    finally:
-        await channel.close()
-        await server.stop(grace_s=5.0)
+    async with running_bridge(
+        full_emulator.base_url, bridge_settings, full_leg=connect_full_leg
+    ) as running:
+        yield running
 
 
 @dataclass
