@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import grpc
 
-from avatar_bridge.audio import AudioConverter, AudioFormat, AudioFormatError
+from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.conversation import Conversation, Ending, Transport
 from avatar_bridge.errors import (
@@ -371,12 +371,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
 
 
 def _converter_for(plan: Plan) -> AudioConverter | None:
-    if plan.input_audio is None:
-        return None
-    try:
-        return AudioConverter(AudioFormat.from_proto(plan.input_audio))
-    except AudioFormatError as exc:
-        raise InvalidRequest(str(exc)) from exc
+    return None if plan.input_audio is None else AudioConverter(plan.input_audio)
 
 
 def _viewer_token(plan: Plan, started: StartedSession) -> str:
@@ -391,9 +386,11 @@ def _viewer_token(plan: Plan, started: StartedSession) -> str:
 def _liveavatar_reason(ending: Ending) -> str:
     if ending.reason in LIVEAVATAR_REASONS:
         return LIVEAVATAR_REASONS[ending.reason]
-    if ending.reason in (pb.STOP_REASON_CLIENT_ENDED, pb.STOP_REASON_UNSPECIFIED):
-        return "USER_CLOSED"
-    if ending.reason == pb.STOP_REASON_SERVER_SHUTDOWN:
+    if ending.reason in (
+        pb.STOP_REASON_CLIENT_ENDED,
+        pb.STOP_REASON_UNSPECIFIED,
+        pb.STOP_REASON_SERVER_SHUTDOWN,
+    ):
         return "USER_CLOSED"
     return "UNKNOWN"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from avatar_bridge.audio import AudioFormat, AudioFormatError
 from avatar_bridge.config import SessionDefaults
 from avatar_bridge.errors import InvalidRequest
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -51,7 +52,7 @@ class Plan:
 
     mode: pb.Mode.ValueType
     options: SessionOptions
-    input_audio: pb.AudioFormat | None
+    input_audio: AudioFormat | None
     """The declared input format, or None for a commands-only conversation."""
     token_body: dict[str, Any] | None = None
     """LiveAvatar token request body, for a new session; None when attaching."""
@@ -72,9 +73,7 @@ class Plan:
 def plan_from_config(config: pb.SessionConfig, defaults: SessionDefaults) -> Plan:
     """Validate `config` and return the plan; raise InvalidRequest on the first problem."""
     options = _options(config.options, defaults)
-    audio = config.input_audio if config.HasField("input_audio") else None
-    if audio is not None:
-        _check_audio_format(audio)
+    audio = _audio_format(config.input_audio) if config.HasField("input_audio") else None
     which = config.WhichOneof("session")
     if which == "create":
         return _plan_create(config.create, options, audio)
@@ -86,24 +85,12 @@ def plan_from_config(config: pb.SessionConfig, defaults: SessionDefaults) -> Pla
     )
 
 
-def _check_audio_format(audio: pb.AudioFormat) -> None:
-    names = {v.number: v.name for v in pb.AudioEncoding.DESCRIPTOR.values}
-    if audio.encoding == pb.AUDIO_ENCODING_UNSPECIFIED or audio.encoding not in names:
-        raise InvalidRequest(
-            "config.input_audio.encoding is not set: expected one of "
-            "AUDIO_ENCODING_LINEAR16, AUDIO_ENCODING_FLOAT32, AUDIO_ENCODING_MULAW, "
-            "AUDIO_ENCODING_ALAW"
-        )
-    if not 8000 <= audio.sample_rate_hertz <= 48000:
-        raise InvalidRequest(
-            f"config.input_audio.sample_rate_hertz {audio.sample_rate_hertz} is out of range: "
-            "expected 8000 to 48000"
-        )
-    if audio.channel_count not in (0, 1, 2):
-        raise InvalidRequest(
-            f"config.input_audio.channel_count {audio.channel_count} is not supported: "
-            "expected 1 or 2"
-        )
+def _audio_format(audio: pb.AudioFormat) -> AudioFormat:
+    """The declared input format, validated once by the audio module."""
+    try:
+        return AudioFormat.from_proto(audio)
+    except AudioFormatError as exc:
+        raise InvalidRequest(f"config.input_audio.{exc}") from exc
 
 
 def _options(opts: pb.BridgeOptions, defaults: SessionDefaults) -> SessionOptions:
@@ -138,7 +125,7 @@ def _options(opts: pb.BridgeOptions, defaults: SessionDefaults) -> SessionOption
     )
 
 
-def _plan_create(new: pb.NewSession, options: SessionOptions, audio: pb.AudioFormat | None) -> Plan:
+def _plan_create(new: pb.NewSession, options: SessionOptions, audio: AudioFormat | None) -> Plan:
     if not new.avatar_id.strip():
         raise InvalidRequest("config.create.avatar_id is empty: expected a LiveAvatar avatar id")
     if new.max_session_duration_seconds < 0:
@@ -256,7 +243,7 @@ def _full_fields(full: pb.FullSession) -> dict[str, Any]:
 
 
 def _plan_attach(
-    attach: pb.AttachSession, options: SessionOptions, audio: pb.AudioFormat | None
+    attach: pb.AttachSession, options: SessionOptions, audio: AudioFormat | None
 ) -> Plan:
     if not attach.session_id.strip():
         raise InvalidRequest("config.attach.session_id is empty: expected a LiveAvatar session id")

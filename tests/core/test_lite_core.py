@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from avatar_bridge.actions import Action, Emit, Fail, SendUpstream
-from avatar_bridge.audio import AudioConverter, AudioEncoding, AudioFormat
+from avatar_bridge.audio import OUTPUT_BYTES_PER_MS, AudioConverter, AudioEncoding, AudioFormat
 from avatar_bridge.config import SessionDefaults
 from avatar_bridge.errors import UpstreamTimeout
-from avatar_bridge.lite.core import BYTES_PER_MS, LiteCore
+from avatar_bridge.lite.core import LiteCore
 from avatar_bridge.session_config import SessionOptions
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
@@ -130,10 +130,10 @@ def test_first_packet_then_one_second_packets_share_one_event_id() -> None:
     speaks = h.sent("agent.speak")
     sizes = [len(base64.b64decode(m["audio"])) for m in speaks]
     assert sizes == [
-        400 * BYTES_PER_MS,
-        1000 * BYTES_PER_MS,
-        1000 * BYTES_PER_MS,
-        600 * BYTES_PER_MS,
+        400 * OUTPUT_BYTES_PER_MS,
+        1000 * OUTPUT_BYTES_PER_MS,
+        1000 * OUTPUT_BYTES_PER_MS,
+        600 * OUTPUT_BYTES_PER_MS,
     ]
     ids = {m["event_id"] for m in speaks}
     assert len(ids) == 1
@@ -159,9 +159,9 @@ def test_real_time_input_is_flushed_before_the_avatar_runs_dry() -> None:
         h.audio(tone(100))
         h.advance(0.1)
     speaks = h.sent("agent.speak")
-    assert len(h.sent_audio()) >= 3.5 * 1000 * BYTES_PER_MS
+    assert len(h.sent_audio()) >= 3.5 * 1000 * OUTPUT_BYTES_PER_MS
     # Packets after the first are small (real-time), not held back for a full second.
-    assert max(len(base64.b64decode(m["audio"])) for m in speaks[1:]) <= 200 * BYTES_PER_MS
+    assert max(len(base64.b64decode(m["audio"])) for m in speaks[1:]) <= 200 * OUTPUT_BYTES_PER_MS
 
 
 def test_interrupt_drops_pending_audio_and_reports_it() -> None:
@@ -172,7 +172,7 @@ def test_interrupt_drops_pending_audio_and_reports_it() -> None:
     dropped = [e.audio_dropped for e in h.events if e.HasField("audio_dropped")]
     assert len(dropped) == 1
     assert dropped[0].utterance_id == "u1"
-    assert dropped[0].input_byte_count == 300 * BYTES_PER_MS
+    assert dropped[0].input_byte_count == 300 * OUTPUT_BYTES_PER_MS
     assert dropped[0].duration_ms == 300
     assert dropped[0].reason == pb.DROP_REASON_INTERRUPTED
     assert h.upstream[-1]["type"] == "agent.interrupt"
@@ -411,7 +411,7 @@ def test_every_byte_is_sent_once_in_order_in_bounded_packets(
     assert h.sent_audio() == sent_in
     speaks = h.sent("agent.speak")
     assert len({m["event_id"] for m in speaks}) == 1
-    largest = max(first_ms, 1000) * BYTES_PER_MS  # The first packet may exceed later ones.
+    largest = max(first_ms, 1000) * OUTPUT_BYTES_PER_MS  # The first packet may exceed later ones.
     assert all(len(base64.b64decode(m["audio"])) <= largest for m in speaks)
     assert all(len(m["audio"]) < MAX_PACKET_B64 for m in speaks)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
+from typing import Any, TypeVar
 
 import grpc
 
@@ -14,6 +15,8 @@ from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 from .conversation import Conversation, ConversationOpener
 from .errors import BridgeRPCError
 from .options import ClientOptions
+
+_Response = TypeVar("_Response")
 
 __all__ = ["AvatarBridgeClient"]
 
@@ -114,30 +117,14 @@ class AvatarBridgeClient:
             BridgeRPCError: for example NOT_FOUND for an unknown session.
         """
         request = pb.StopSessionRequest(session_id=session_id, reason=reason)
-        try:
-            return await self._get_stub().StopSession(
-                request,
-                timeout=self._options.rpc_timeout,
-                metadata=self._metadata(metadata),
-                wait_for_ready=self._options.wait_for_ready,
-            )
-        except grpc.aio.AioRpcError as error:
-            raise BridgeRPCError.from_aio_rpc_error(error) from None
+        return await self._unary(self._get_stub().StopSession, request, metadata)
 
     async def list_sessions(
         self, page_size: int = 0, page_token: str = "", *, metadata: Metadata = ()
     ) -> pb.ListSessionsResponse:
         """One page of the account's active sessions (page_size 0 takes the server's 20)."""
         request = pb.ListSessionsRequest(page_size=page_size, page_token=page_token)
-        try:
-            return await self._get_stub().ListSessions(
-                request,
-                timeout=self._options.rpc_timeout,
-                metadata=self._metadata(metadata),
-                wait_for_ready=self._options.wait_for_ready,
-            )
-        except grpc.aio.AioRpcError as error:
-            raise BridgeRPCError.from_aio_rpc_error(error) from None
+        return await self._unary(self._get_stub().ListSessions, request, metadata)
 
     async def iter_sessions(
         self, page_size: int = 0, *, metadata: Metadata = ()
@@ -151,6 +138,23 @@ class AvatarBridgeClient:
             token = page.next_page_token
             if not token:
                 return
+
+    async def _unary(
+        self,
+        method: Callable[..., Awaitable[_Response]],
+        request: Any,
+        metadata: Metadata,
+    ) -> _Response:
+        """One unary call with the client's timeout and metadata; errors as BridgeRPCError."""
+        try:
+            return await method(
+                request,
+                timeout=self._options.rpc_timeout,
+                metadata=self._metadata(metadata),
+                wait_for_ready=self._options.wait_for_ready,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise BridgeRPCError.from_aio_rpc_error(error) from None
 
     def _metadata(self, extra: Metadata) -> tuple[tuple[str, str], ...]:
         return (*self._options.metadata, *extra)

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_CHANNELS",
     "MAX_SAMPLE_RATE_HZ",
     "MIN_SAMPLE_RATE_HZ",
+    "OUTPUT_BYTES_PER_MS",
     "OUTPUT_FORMAT",
     "OUTPUT_SAMPLE_RATE_HZ",
     "AudioEncoding",
@@ -36,6 +37,8 @@ MAX_SAMPLE_RATE_HZ: Final = 48_000
 MAX_CHANNELS: Final = 2
 OUTPUT_SAMPLE_RATE_HZ: Final = 24_000
 """LiveAvatar LITE's only rate; also the rate of the FULL microphone track."""
+OUTPUT_BYTES_PER_MS: Final = OUTPUT_SAMPLE_RATE_HZ * 2 // 1000
+"""Bytes of 24 kHz mono PCM16 per millisecond (48)."""
 
 # Full scale of a 16-bit sample: int16 / 32768 lands in [-1, 1).
 _PCM16_SCALE: Final = 32768.0

@@ -53,13 +53,11 @@ from avatar_bridge.actions import (
     error_event,
     passthrough_event,
 )
-from avatar_bridge.audio import AudioConverter, AudioFormatError
+from avatar_bridge.audio import OUTPUT_BYTES_PER_MS, AudioConverter, AudioFormatError
 from avatar_bridge.errors import FailedPrecondition, InvalidRequest
 from avatar_bridge.session_config import SessionOptions
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
-BYTES_PER_MS = 48
-"""24 kHz, 2 bytes per sample, per millisecond."""
 KEEP_ALIVE_EVENT = "session.keep_alive"
 """Not a LiveAvatar data command: the transport answers it with the REST keep-alive."""
 START_GRACE_S = 5.0
@@ -278,7 +276,7 @@ class FullCore:
                 emit(
                     audio_dropped=pb.AudioDropped(
                         input_byte_count=self._converter.input_bytes_for_output(
-                            unplayed * BYTES_PER_MS
+                            unplayed * OUTPUT_BYTES_PER_MS
                         ),
                         duration_ms=unplayed,
                         reason=pb.DROP_REASON_SESSION_ENDED,
@@ -404,7 +402,7 @@ class FullCore:
     def _publish(self, pcm: bytes, now: float) -> list[Action]:
         if not pcm:
             return []
-        self._play_end = max(self._play_end, now) + len(pcm) / (BYTES_PER_MS * 1000)
+        self._play_end = max(self._play_end, now) + len(pcm) / (OUTPUT_BYTES_PER_MS * 1000)
         return [PublishAudio(pcm)]
 
     def _report_drop(self) -> list[Action]:

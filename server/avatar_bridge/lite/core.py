@@ -40,13 +40,11 @@ from avatar_bridge.actions import (
     error_event,
     passthrough_event,
 )
-from avatar_bridge.audio import AudioConverter, AudioFormatError
+from avatar_bridge.audio import OUTPUT_BYTES_PER_MS, AudioConverter, AudioFormatError
 from avatar_bridge.errors import InvalidRequest, UpstreamTimeout
 from avatar_bridge.session_config import SessionOptions
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
-BYTES_PER_MS = 48
-"""24 kHz, 2 bytes per sample, per millisecond."""
 INTERRUPT_CONFIRM_S = 3.0
 """How long to wait for LiveAvatar to confirm an interrupt before reporting it anyway."""
 
@@ -153,7 +151,7 @@ class LiteCore:
         held_ms = 0.0
         if self._held_audio_bytes and self._converter is not None:
             held_ms = self._converter.input_format.duration_ms(self._held_audio_bytes)
-        open_ms = len(self._open.pending) / BYTES_PER_MS if self._open else 0.0
+        open_ms = len(self._open.pending) / OUTPUT_BYTES_PER_MS if self._open else 0.0
         return held_ms + open_ms
 
     def next_deadline(self) -> float | None:
@@ -407,7 +405,7 @@ class LiteCore:
                 audio_dropped=pb.AudioDropped(
                     utterance_id=u.id,
                     input_byte_count=input_bytes,
-                    duration_ms=dropped_out // BYTES_PER_MS,
+                    duration_ms=dropped_out // OUTPUT_BYTES_PER_MS,
                     reason=reason,
                 ),
             )
@@ -420,8 +418,8 @@ class LiteCore:
         u = self._open
         if u is None or not u.pending:
             return []
-        first = self._opts.first_packet_ms * BYTES_PER_MS
-        packet = self._opts.packet_ms * BYTES_PER_MS
+        first = self._opts.first_packet_ms * OUTPUT_BYTES_PER_MS
+        packet = self._opts.packet_ms * OUTPUT_BYTES_PER_MS
         actions: list[Action] = []
         if u.sent_bytes == 0:
             if len(u.pending) >= first:
@@ -448,7 +446,7 @@ class LiteCore:
             u.sent_since_gap = True
         if u not in self._turns:
             self._turns.append(u)
-        self._play_end = max(self._play_end, now) + len(chunk) / (BYTES_PER_MS * 1000)
+        self._play_end = max(self._play_end, now) + len(chunk) / (OUTPUT_BYTES_PER_MS * 1000)
         message = {
             "type": "agent.speak",
             "event_id": u.upstream_id,
@@ -610,9 +608,10 @@ class LiteCore:
         self._interrupt_deadline = None
         actions: list[Action] = []
         for u in [u for u in self._turns if u.interrupt_requested]:
-            actions += self._finish(u, interrupted=True) if u.started else []
-            u.finished = True
-            if u in self._turns:
+            if u.started:
+                actions += self._finish(u, interrupted=True)
+            else:  # Never started: no speak events, just forget it.
+                u.finished = True
                 self._turns.remove(u)
         return actions
 
