@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
 
 help:
-	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
+	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
 	@echo "make test   - set up, lint, type-check, check the protos and run every test"
 	@echo "make bench  - run the benchmarks"
 	@echo "make protos - regenerate the Python stubs from protos/"
@@ -52,7 +52,7 @@ test-full: $(STAMP)
 test: buf check-protos lint typecheck test-unit test-full
 
 run: $(STAMP)
-	$(BIN)/avatar-bridge serve
+	$(BIN)/avatar-bridge serve $(if $(LIVEAVATAR_API_KEY),,--emulator)
 
 emulator: $(STAMP)
 	$(BIN)/liveavatar-emulator

@@ -12,6 +12,8 @@ import sys
 import time
 from typing import Any
 
+from avatar_bridge.security.principal import ANONYMOUS, current_principal
+
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
@@ -67,6 +69,16 @@ class SecretScrubber(logging.Filter):
         return text
 
 
+class PrincipalFilter(logging.Filter):
+    """Adds the calling principal to records logged while serving an authenticated call."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        principal = current_principal()
+        if principal is not ANONYMOUS and not hasattr(record, "principal"):
+            record.principal = principal.name
+        return True
+
+
 scrubber = SecretScrubber()
 """The process-wide scrubber; register every secret the process learns with `scrubber.add`."""
 
@@ -78,6 +90,7 @@ def configure(level: str = "info", fmt: str = "json") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(PrincipalFilter())
     handler.addFilter(scrubber)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -27,6 +27,7 @@ from avatar_bridge.errors import (
     FailedPrecondition,
     InvalidRequest,
     LimitExceeded,
+    PermissionDenied,
     UpstreamClosed,
     UpstreamError,
 )
@@ -34,6 +35,9 @@ from avatar_bridge.lite.core import LiteCore
 from avatar_bridge.lite.transport import LiteTransport
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
 from avatar_bridge.registry import SessionRegistry
+from avatar_bridge.security.allowlist import HostAllowlist
+from avatar_bridge.security.principal import OPERATE, current_principal
+from avatar_bridge.security.quotas import UNLIMITED, QuotaPolicy
 from avatar_bridge.session_config import Plan, plan_from_config
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
@@ -88,8 +92,14 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         registry: SessionRegistry,
         *,
         full_leg: LegFactory | None = None,
+        quotas: QuotaPolicy = UNLIMITED,
+        allowlist: HostAllowlist | None = None,
     ) -> None:
         self._config = config
+        self._quotas = quotas
+        self._allowlist = allowlist or HostAllowlist()
+        self._drivers: dict[str, str] = {}
+        """session id → the principal whose conversation drives it (for StopSession's log)."""
         self._rest = rest
         self._registry = registry
         self._full_leg = full_leg
@@ -104,6 +114,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     # Converse.
 
     async def Converse(self, request_iterator: Any, context: Context) -> None:  # type: ignore[override]
+        # sec: the per-principal quota, beside the global limit (coordinator: move into admission).
+        try:
+            held = self._quotas.check_and_take(current_principal())
+        except LimitExceeded as exc:
+            log.info("conversation refused: quota", extra={"error": exc.message})
+            await context.abort(exc.grpc_code, exc.message)
+            return
+        try:
+            await self._converse_call(context)
+        finally:
+            held.release()
+
+    async def _converse_call(self, context: Context) -> None:
         conversation_id = uuid.uuid4().hex[:12]
         extra: dict[str, Any] = {"conversation": conversation_id, "peer": context.peer()}
         try:
@@ -142,7 +165,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 f"the first request carries {kind or 'nothing'}: expected the first request to "
                 "carry config (SessionConfig), and audio or commands only after it"
             )
-        plan = plan_from_config(first.config, self._config.session)
+        plan = plan_from_config(first.config, self._config.session, allowlist=self._allowlist)
         if plan.mode == pb.MODE_FULL and self._full_leg is None:
             raise FailedPrecondition("FULL mode is not available on this bridge")
         return plan
@@ -175,6 +198,10 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 )
             )
             leg = await self._connect_leg(plan, started, converter, extra)
+            if plan.attached and plan.stop_on_end:
+                # sec: an attached session becomes ours to stop only once we reached it.
+                self._registry.own(session_id)
+                owned = True
             conversation = Conversation(
                 context=context,
                 core=leg.core,
@@ -185,6 +212,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 log_extra=extra,
             )
             self._registry.attach(session_id, conversation)
+            self._drivers[session_id] = current_principal().name
             try:
                 ending = await conversation.run()
             finally:
@@ -203,6 +231,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             )
         finally:
             self._registry.detach(session_id)
+            self._drivers.pop(session_id, None)
             self._operator_stops.discard(session_id)
             log.info(
                 "conversation ended",
@@ -223,8 +252,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""
         if plan.attached:
-            if plan.stop_on_end:
-                self._registry.own(plan.attach_session_id)
+            if plan.stop_on_end and not current_principal().may(OPERATE):
+                raise PermissionDenied(
+                    "config.attach.stop_on_end needs the 'operate' role: stopping a session "
+                    "the bridge did not create is an operator's decision"
+                )
             return (
                 StartedSession(
                     session_id=plan.attach_session_id,
@@ -232,7 +264,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     livekit_client_token=plan.attach_livekit_token,
                     ws_url=plan.attach_ws_url,
                 ),
-                plan.stop_on_end,
+                False,
             )
         assert plan.token_body is not None
         token = await self._rest.create_token(plan.token_body)
@@ -338,7 +370,12 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         had = had or had_before
         log.info(
             "operator stopped session",
-            extra={"session_id": session_id, "reason": LIVEAVATAR_REASONS[reason]},
+            extra={
+                "session_id": session_id,
+                "reason": LIVEAVATAR_REASONS[reason],
+                "operator": current_principal().name,
+                "driven_by": self._drivers.get(session_id, ""),
+            },
         )
         return pb.StopSessionResponse(session_id=session_id, had_conversation=had)
 

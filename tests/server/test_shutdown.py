@@ -105,6 +105,8 @@ async def serve() -> AsyncIterator[Process]:
         AVATAR_BRIDGE_EMULATOR_PORT=str(emu_port),
         AVATAR_BRIDGE_EMULATOR_LIVEKIT_PORT="0",
         AVATAR_BRIDGE_SHUTDOWN_GRACE_S=str(GRACE_S),
+        # No LiveAvatar key: the embedded emulator must be asked for (no silent fake).
+        AVATAR_BRIDGE_EMULATOR="1",
     )
     proc = await asyncio.create_subprocess_exec(
         str(BRIDGE),
