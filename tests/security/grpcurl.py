@@ -33,8 +33,15 @@ class Result:
         return json.loads(self.out)
 
 
-async def grpcurl(*args: str, data: dict[str, Any] | None = None) -> Result:
+REFUSED_CONNECT_S = "3"
+"""Connect timeout for calls whose handshake must fail: grpcurl retries a refused handshake
+until this passes. Each such test also makes a call that must succeed (default timeout)."""
+
+
+async def grpcurl(*args: str, data: dict[str, Any] | None = None, refused: bool = False) -> Result:
     argv = [str(GRPCURL), "-max-time", "10"]
+    if refused:
+        argv += ["-connect-timeout", REFUSED_CONNECT_S]
     if data is not None:
         argv += ["-d", json.dumps(data)]
     proc = await asyncio.create_subprocess_exec(
