@@ -80,11 +80,11 @@ def start_bridge(emulator: Emulator) -> StartBridge:
     """`async with start_bridge(**SecurityConfig fields) as running:` a bridge on a free port."""
 
     @contextlib.asynccontextmanager
-    async def start(**security: Any) -> AsyncIterator[Running]:
+    async def start(api_key: str = API_KEY, **security: Any) -> AsyncIterator[Running]:
         config = ServerConfig(
             listen="127.0.0.1:0",
             api_url=emulator.base_url,
-            api_key=API_KEY,
+            api_key=api_key,
             shutdown_grace_s=5.0,
             security=SecurityConfig(**security),
         )
