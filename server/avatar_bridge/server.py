@@ -175,6 +175,8 @@ class BridgeServer:
         await self._health.enter_graceful_shutdown()
         if self._reloader is not None:
             self._reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloader
         self.service.begin_shutdown()
         self.registry.stop_all(pb.STOP_REASON_SERVER_SHUTDOWN, "the bridge is shutting down")
         # Conversations write SessionStopped and stop their upstream sessions themselves.
