@@ -128,7 +128,12 @@ async def test_no_secret_in_logs_errors_or_events_lite(
         assert f"StatusCode.{code}" in replies, code
     assert "STOP_REASON_UPSTREAM_LOST" in replies or "STOP_REASON_NO_CREDITS" in replies
     log_text = leaks.log.getvalue()
-    for message in ("call refused: unauthenticated", "conversation failed", '"level": "debug"'):
+    for message in (
+        "call refused: unauthenticated",
+        "conversation failed",
+        '"level": "debug"',
+        '"principal": "talker"',  # Records of a call name its caller.
+    ):
         assert message in log_text, message
     findings = leaks.findings(secrets)
     assert not findings, "\n".join(findings)
