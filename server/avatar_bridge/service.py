@@ -264,7 +264,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     livekit_client_token=plan.attach_livekit_token,
                     ws_url=plan.attach_ws_url,
                 ),
-                False,
+                False,  # Owned (stop_on_end) only once connected: see _converse.
             )
         assert plan.token_body is not None
         token = await self._rest.create_token(plan.token_body)
