@@ -6,6 +6,7 @@ import pytest
 
 from avatar_bridge.errors import LimitExceeded
 from avatar_bridge.security.allowlist import HostAllowlist, NotAllowed, for_server
+from avatar_bridge.security.interceptor import LogBudget
 from avatar_bridge.security.keys import AuthFileError, hash_key, parse_auth_file
 from avatar_bridge.security.principal import Principal, Quota
 from avatar_bridge.security.quotas import QuotaPolicy
@@ -124,3 +125,12 @@ def test_quota_concurrent_slots_come_back_once() -> None:
     for handle in (second, third):
         handle.release()
     assert policy.active("alice") == 0
+
+
+def test_refusal_log_budget_bounds_a_storm_and_counts_what_it_skipped() -> None:
+    budget = LogBudget(per_s=0.0, burst=3)  # No refill: exactly the burst is logged.
+    taken = [budget.take() for _ in range(10)]
+    assert taken[:3] == [0, 0, 0]
+    assert taken[3:] == [None] * 7
+    refilled = LogBudget(per_s=1e9, burst=1)  # Refills at once: every call is logged.
+    assert [refilled.take() for _ in range(3)] == [0, 0, 0]

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -107,12 +108,36 @@ def _read(path: str) -> tuple[tuple[int, int, int], str]:
         return (stat.st_mtime_ns, stat.st_size, stat.st_ino), f.read()
 
 
+class LogBudget:
+    """A token bucket for log lines: `take()` returns how many lines were skipped since the
+    last one it allowed, or None when this one must be skipped too."""
+
+    def __init__(self, per_s: float, burst: int) -> None:
+        self._per_s = per_s
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+        self._skipped = 0
+
+    def take(self) -> int | None:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._per_s)
+        self._last = now
+        if self._tokens < 1.0:
+            self._skipped += 1
+            return None
+        self._tokens -= 1.0
+        skipped, self._skipped = self._skipped, 0
+        return skipped
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Resolves the principal of each call and enforces METHOD_ROLES."""
 
     def __init__(self, policy: AuthPolicy, state: AuthState) -> None:
         self._policy = policy
         self._state = state
+        self._refusals = LogBudget(per_s=1.0, burst=10)
 
     async def intercept_service(
         self,
@@ -161,11 +186,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         elif self._policy.mtls:
             principal = self._certificate_principal(context.auth_context())
         if principal is None:
-            # One line per refused call; never the key, never which keys exist.
-            log.info(
-                "call refused: unauthenticated",
-                extra={"method": method, "peer": context.peer(), "had_key": bool(key)},
-            )
+            # Never the key, never which keys exist; bounded, so a key-guessing storm cannot
+            # flood the log.
+            suppressed = self._refusals.take()
+            if suppressed is not None:
+                log.info(
+                    "call refused: unauthenticated",
+                    extra={
+                        "method": method,
+                        "peer": context.peer(),
+                        "had_key": bool(key),
+                        "suppressed_since_last": suppressed,
+                    },
+                )
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, _NO_CREDENTIAL)
         assert principal is not None
         return principal
