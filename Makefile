@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
+.PHONY: help venv protos protos-baseline check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
@@ -27,9 +27,17 @@ protos: $(STAMP)
 check-protos: $(STAMP)
 	$(BIN)/python protos/generate.py --check
 
+# buf breaking compares with protos/v1.binpb, the committed image of the landed v1 contract: a git
+# ref (`.git#branch=main`) is missing from a fresh single-branch clone, an image never is.
 buf: $(STAMP)
 	$(BIN)/buf lint
 	$(BIN)/buf build -o /dev/null
+	$(BIN)/buf breaking --against protos/v1.binpb
+
+# Refresh the breaking-change baseline when a release lands (only additions should be in the diff).
+protos-baseline: $(STAMP)
+	$(BIN)/buf breaking --against protos/v1.binpb
+	$(BIN)/buf build -o protos/v1.binpb
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

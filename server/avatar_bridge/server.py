@@ -17,11 +17,11 @@ import time
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
+from avatar_bridge.reflection_v1 import enable_reflection
 from avatar_bridge.registry import SessionRegistry
 from avatar_bridge.service import AvatarBridgeService, LegFactory
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -67,9 +67,7 @@ class BridgeServer:
         )
         pb_grpc.add_AvatarBridgeServiceServicer_to_server(self.service, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
-        )
+        enable_reflection((SERVICE_NAME, health.SERVICE_NAME), self._server)
         self.port = self._server.add_insecure_port(config.listen)
         if not self.port:
             raise SystemExit(f"avatar-bridge: cannot listen on {config.listen}")
