@@ -42,7 +42,10 @@ async def test_reflection_lists_and_describes(bridge: Any, version: str) -> None
             "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection",
         }
-        for symbol in ("avatarbridge.v1.AvatarBridgeService", "grpc.reflection.v1.ServerReflection"):
+        for symbol in (
+            "avatarbridge.v1.AvatarBridgeService",
+            "grpc.reflection.v1.ServerReflection",
+        ):
             found = await ask(
                 bridge.channel, path, r.ServerReflectionRequest(file_containing_symbol=symbol)
             )
