@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos protos-baseline check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full run emulator bench clean
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
@@ -39,6 +39,11 @@ protos-baseline: $(STAMP)
 	$(BIN)/buf breaking --against protos/v1.binpb
 	$(BIN)/buf build -o protos/v1.binpb
 
+# The image and the Kubernetes manifests: hadolint, and the Kubernetes schemas (strict, offline).
+deploy-check: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet $(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -57,7 +62,7 @@ test-unit: $(STAMP)
 test-full: $(STAMP)
 	bash tests/netns/run.sh $(BIN)/pytest -m full $(PYTEST_ARGS)
 
-test: buf check-protos lint typecheck test-unit test-full
+test: buf check-protos lint typecheck deploy-check test-unit test-full
 
 run: $(STAMP)
 	$(BIN)/avatar-bridge serve
