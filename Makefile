@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full run emulator bench clean
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full run full-demo emulator bench clean
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
@@ -66,6 +66,10 @@ test: buf check-protos lint typecheck deploy-check test-unit test-full
 
 run: $(STAMP)
 	$(BIN)/avatar-bridge serve
+
+# FULL mode needs a non-loopback interface: bridge + grpcurl in a private network namespace.
+full-demo: $(STAMP)
+	bash examples/full-demo.sh
 
 emulator: $(STAMP)
 	$(BIN)/liveavatar-emulator

@@ -68,9 +68,16 @@ class BridgeServer:
         pb_grpc.add_AvatarBridgeServiceServicer_to_server(self.service, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         enable_reflection((SERVICE_NAME, health.SERVICE_NAME), self._server)
-        self.port = self._server.add_insecure_port(config.listen)
+        try:
+            self.port = self._server.add_insecure_port(config.listen)
+        except RuntimeError:  # grpc says only "Failed to bind"; in use is by far the usual cause
+            self.port = 0
         if not self.port:
-            raise SystemExit(f"avatar-bridge: cannot listen on {config.listen}")
+            raise SystemExit(
+                f"avatar-bridge: cannot listen on {config.listen}: the port is in use (another "
+                "`make run`?) or the address is not local. Stop the other server, or pick "
+                "another address with --listen or AVATAR_BRIDGE_LISTEN."
+            )
         await self._server.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
