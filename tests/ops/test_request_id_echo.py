@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from server.helpers import Stream, audio, lite_config, speak_end
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
-from server.helpers import Stream, audio, lite_config, speak_end
 
 # 300 ms of µ-law silence at 8 kHz (0xFF is µ-law zero).
 SILENCE_300MS = b"\xff" * 2400
