@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NODE_DIR := clients/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full run full-demo emulator bench clean
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
@@ -20,6 +22,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[emulator,dev]'
 	touch $(STAMP)
+
+# The Node client's packages, exactly as locked (package-lock.json).
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# Node client: tsc, the generated-types drift check, and a LITE conversation on the real bridge.
+test-node: $(STAMP) $(NODE_STAMP)
+	cd $(NODE_DIR) && npm test
 
 protos: $(STAMP)
 	$(BIN)/python protos/generate.py
@@ -62,7 +73,7 @@ test-unit: $(STAMP)
 test-full: $(STAMP)
 	bash tests/netns/run.sh $(BIN)/pytest -m full $(PYTEST_ARGS)
 
-test: buf check-protos lint typecheck deploy-check test-unit test-full
+test: buf check-protos lint typecheck deploy-check test-unit test-full test-node
 
 run: $(STAMP)
 	$(BIN)/avatar-bridge serve
