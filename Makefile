@@ -32,8 +32,11 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 test-node: $(STAMP) $(NODE_STAMP)
 	cd $(NODE_DIR) && npm test
 
-protos: $(STAMP)
+# Python stubs, Go stubs (buf.gen.yaml: Debian's protoc-gen-go/-go-grpc) and the Node types.
+protos: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python protos/generate.py
+	$(BIN)/buf generate
+	cd $(NODE_DIR) && npm run --silent gen
 
 check-protos: $(STAMP)
 	$(BIN)/python protos/generate.py --check

@@ -54,3 +54,18 @@ def test_buf_breaking_accepts_the_tree_and_catches_a_renumbered_field(tmp_path: 
     result = buf_breaking(module)
     assert result.returncode != 0
     assert "request_id" in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(
+    not (BUF.exists() and shutil.which("protoc-gen-go") and shutil.which("protoc-gen-go-grpc")),
+    reason="needs buf and Debian's protoc-gen-go, protoc-gen-go-grpc (installed by .ci/run)",
+)
+def test_go_stubs_match_the_proto(tmp_path: Path) -> None:
+    subprocess.run([str(BUF), "generate", "-o", str(tmp_path)], cwd=ROOT, check=True, timeout=120)
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.go"))
+    committed = sorted(
+        p.relative_to(ROOT) for p in (ROOT / "clients" / "go" / "avatarbridge").rglob("*.go")
+    )
+    assert fresh == committed, "run `make protos`"
+    for rel in fresh:
+        assert (tmp_path / rel).read_bytes() == (ROOT / rel).read_bytes(), f"{rel}: run make protos"
