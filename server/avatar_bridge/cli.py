@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import secrets
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from avatar_bridge import config as config_module
@@ -32,6 +34,9 @@ log = logging.getLogger("avatar_bridge")
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="avatar-bridge", description="gRPC bridge to LiveAvatar LITE and FULL sessions"
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('avatar-bridge')}"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser(
@@ -77,19 +82,38 @@ async def _run(config: ServerConfig) -> None:
 @contextlib.asynccontextmanager
 async def embedded_emulator(config: ServerConfig) -> AsyncIterator[ServerConfig]:
     """Start the LiveAvatar emulator in this process and point the config at it."""
-    from liveavatar_emulator import Emulator, EmulatorConfig
+    try:
+        from liveavatar_emulator import Emulator, EmulatorConfig
+    except ImportError as exc:
+        raise SystemExit(
+            "avatar-bridge: LIVEAVATAR_API_KEY is not set and the emulator is not installed "
+            "(the production image has none): set LIVEAVATAR_API_KEY"
+        ) from exc
 
     key = "emu-" + secrets.token_hex(16)
     async with contextlib.AsyncExitStack() as stack:
-        full_backend = await _start_full_backend(stack, config)
-        emulator = await stack.enter_async_context(
-            Emulator(
-                config=EmulatorConfig(api_keys=(key,)),
-                host="127.0.0.1",
-                port=config.emulator_port,
-                full_backend=full_backend,
+        try:
+            full_backend = await _start_full_backend(stack, config)
+        except OSError as exc:
+            raise port_in_use(
+                exc,
+                "embedded LiveKit server",
+                config.emulator_livekit_port,
+                "--emulator-livekit-port",
+            ) from exc
+        try:
+            emulator = await stack.enter_async_context(
+                Emulator(
+                    config=EmulatorConfig(api_keys=(key,)),
+                    host="127.0.0.1",
+                    port=config.emulator_port,
+                    full_backend=full_backend,
+                )
             )
-        )
+        except OSError as exc:
+            raise port_in_use(
+                exc, "embedded emulator", config.emulator_port, "--emulator-port"
+            ) from exc
         log.warning(
             "using the embedded LiveAvatar emulator (--emulator): nothing reaches LiveAvatar",
             extra={
@@ -103,6 +127,17 @@ async def embedded_emulator(config: ServerConfig) -> AsyncIterator[ServerConfig]
             attach_allow_extra=(*config.security.attach_allow_extra, host_entry(livekit_url)),
         )
         yield replace(config, api_url=emulator.base_url, api_key=key, security=security)
+
+
+def port_in_use(exc: OSError, what: str, port: int, flag: str) -> BaseException:
+    """A one-line exit naming the port for "address in use"; any other error as it was."""
+    if exc.errno != errno.EADDRINUSE:
+        return exc
+    return SystemExit(
+        f"avatar-bridge: the {what} cannot listen on 127.0.0.1:{port}: the port is in use "
+        f"(another `make run` or `liveavatar-emulator`?). Stop it, or pick another port with "
+        f"{flag} (0 picks a free one)."
+    )
 
 
 async def _start_full_backend(

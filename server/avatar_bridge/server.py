@@ -17,11 +17,11 @@ import time
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
+from avatar_bridge.reflection_v1 import enable_reflection
 from avatar_bridge.registry import SessionRegistry
 from avatar_bridge.security.allowlist import for_server
 from avatar_bridge.security.interceptor import AuthInterceptor, AuthPolicy, AuthState
@@ -106,15 +106,22 @@ class BridgeServer:
         )
         pb_grpc.add_AvatarBridgeServiceServicer_to_server(self.service, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
-        )
-        if self.tls is not None:
-            self.port = self._server.add_secure_port(config.listen, self.tls.server_credentials())
-        else:
-            self.port = self._server.add_insecure_port(config.listen)
+        enable_reflection((SERVICE_NAME, health.SERVICE_NAME), self._server)
+        try:
+            if self.tls is not None:
+                self.port = self._server.add_secure_port(
+                    config.listen, self.tls.server_credentials()
+                )
+            else:
+                self.port = self._server.add_insecure_port(config.listen)
+        except RuntimeError:  # grpc says only "Failed to bind"; in use is by far the usual cause
+            self.port = 0
         if not self.port:
-            raise SystemExit(f"avatar-bridge: cannot listen on {config.listen}")
+            raise SystemExit(
+                f"avatar-bridge: cannot listen on {config.listen}: the port is in use (another "
+                "`make run`?) or the address is not local. Stop the other server, or pick "
+                "another address with --listen or AVATAR_BRIDGE_LISTEN."
+            )
         await self._server.start()
         self._reloader = asyncio.create_task(self._reload_loop(), name="security-reload")
         for name in ("", SERVICE_NAME):

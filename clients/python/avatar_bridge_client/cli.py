@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import TextIO
 
@@ -90,7 +91,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="gRPC metadata for every call (repeatable)",
     )
-    group.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    # SUPPRESS: an unset --json here must not hide a --json given before the subcommand.
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print JSON lines instead of text (before or after the command)",
+    )
 
 
 def _session(parser: argparse.ArgumentParser, *, lite: bool, full: bool) -> None:
@@ -98,7 +105,13 @@ def _session(parser: argparse.ArgumentParser, *, lite: bool, full: bool) -> None
     group.add_argument(
         "--avatar-id", default=SANDBOX_AVATAR_ID, help="avatar id (default: sandbox Wayne)"
     )
-    group.add_argument("--sandbox", action="store_true", help="use LiveAvatar's free sandbox")
+    group.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="use LiveAvatar's free sandbox (default: on for the sandbox avatar, as in the "
+        "grpcurl examples; off for any other --avatar-id, which the sandbox refuses)",
+    )
     group.add_argument("--attach", metavar="SESSION_ID", help="attach to a running session")
     if lite:
         group.add_argument("--ws-url", help="LITE session's ws_url (with --attach)")
@@ -156,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avatar-bridge-client", description="Talk to an avatar bridge (avatarbridge.v1)."
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('avatar-bridge')}"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     say = commands.add_parser("say", help="LITE: speak a WAV file through the avatar")
@@ -204,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if bool(getattr(args, "tls_cert", None)) != bool(getattr(args, "tls_key", None)):
         parser.error("--tls-cert and --tls-key go together")
+    if hasattr(args, "sandbox") and args.sandbox is None:
+        args.sandbox = args.avatar_id == SANDBOX_AVATAR_ID
     if not getattr(args, "attach", None):
         return
     mode = "lite" if args.command == "say" else getattr(args, "mode", "full")
