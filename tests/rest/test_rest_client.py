@@ -8,6 +8,7 @@ counter counts calls it failed, and arming a zero-second delay for many calls tu
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import uuid
@@ -32,7 +33,7 @@ from avatar_bridge.liveavatar.rest import (
 from liveavatar_emulator import Emulator
 
 API_KEY = "test-api-key-0123456789"
-"""The key tests/conftest.py configures the emulator with (checked by `test_api_key_matches`)."""
+"""The key tests/conftest.py configures the emulator with."""
 AVATAR_ID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
 WRONG_KEY = "wrong-api-key-9876543210"
 Call = Callable[[], Awaitable[object]]
@@ -136,8 +137,38 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFi
     yield caplog
 
 
-async def test_api_key_matches(emulator: Emulator) -> None:
-    assert emulator.config.api_keys == (API_KEY,)
+async def test_account_calls_carry_the_configured_key_in_x_api_key() -> None:
+    """LiveAvatar's spec: account endpoints authenticate with the `X-API-KEY` header."""
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        body = json.dumps(
+            {
+                "code": 1000,
+                "message": "ok",
+                "data": {"session_id": str(uuid.uuid4()), "session_token": "a.b.c"},
+            }
+        ).encode()
+        head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+        writer.write(head.encode() + b"\r\nconnection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = RestConfig(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", timeout_s=10.0)
+    try:
+        async with LiveAvatarClient(config) as la:
+            await la.create_token(lite_body())
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(seen) == 1
+    head = seen[0].decode().lower()
+    assert head.startswith("post /v1/sessions/token ")
+    assert f"x-api-key: {API_KEY}\r\n" in head
+    assert "authorization:" not in head
 
 
 # -- endpoints ----------------------------------------------------------------------------------
