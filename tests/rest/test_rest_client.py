@@ -622,9 +622,15 @@ async def test_backoff_doubles_and_never_exceeds_backoff_max(
     assert slept == pytest.approx([1.2, 2.4, 3.0, 3.0])
 
 
+# Timeouts: a delayed answer takes STUCK_S, five times the client's timeout, and a normal
+# loopback answer has the whole TIMEOUT_S: both margins hold on a loaded machine.
+TIMEOUT_S = 1.0
+STUCK_S = 5.0
+
+
 async def test_timeouts_are_retried_then_unavailable(control: Control, emulator: Emulator) -> None:
-    await control.arm(delay_s=1.0, delay_next=3)
-    async with LiveAvatarClient(rest_config(emulator, timeout_s=0.1, attempts=3)) as la:
+    await control.arm(delay_s=STUCK_S, delay_next=3)
+    async with LiveAvatarClient(rest_config(emulator, timeout_s=TIMEOUT_S, attempts=3)) as la:
         with pytest.raises(UpstreamUnavailable) as caught:
             await la.list_sessions()
 
@@ -635,8 +641,8 @@ async def test_timeouts_are_retried_then_unavailable(control: Control, emulator:
 
 
 async def test_timeout_then_success(control: Control, emulator: Emulator) -> None:
-    await control.arm(delay_s=1.0, delay_next=1)
-    async with LiveAvatarClient(rest_config(emulator, timeout_s=0.25, attempts=3)) as la:
+    await control.arm(delay_s=STUCK_S, delay_next=1)
+    async with LiveAvatarClient(rest_config(emulator, timeout_s=TIMEOUT_S, attempts=3)) as la:
         page = await la.list_sessions()
 
     assert page.count == 0
@@ -649,9 +655,9 @@ async def test_a_start_that_timed_out_after_sending_is_not_retried(
     control: Control, emulator: Emulator
 ) -> None:
     """Start bills and is not idempotent: a blind retry would fail as "already started"."""
-    async with LiveAvatarClient(rest_config(emulator, timeout_s=0.3, attempts=3)) as la:
+    async with LiveAvatarClient(rest_config(emulator, timeout_s=TIMEOUT_S, attempts=3)) as la:
         token = await la.create_token({"mode": "LITE", "avatar_id": str(uuid.uuid4())})
-        await control.arm(delay_s=1.0, delay_next=3)
+        await control.arm(delay_s=STUCK_S, delay_next=3)
         with pytest.raises(UpstreamUnavailable) as caught:
             await la.start_session(token)
     assert "not retried" in caught.value.message
