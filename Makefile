@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
+.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean mutation test-loaded
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
@@ -63,3 +63,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# Mutation testing (tests/mutation/run.sh): one module at a time, fast tests only, nice -n 10.
+# MUTATION_MODULES="avatar_bridge/errors.py ..." picks modules; results in build/mutation/.
+MUTATION_MODULES ?=
+mutation: $(STAMP)
+	bash tests/mutation/run.sh $(MUTATION_MODULES)
