@@ -69,3 +69,11 @@ clean:
 MUTATION_MODULES ?=
 mutation: $(STAMP)
 	bash tests/mutation/run.sh $(MUTATION_MODULES)
+
+# `make test` three times in a row while stress-ng (Debian) keeps both cores busy: the suite
+# must not depend on an idle machine. stress-ng is installed here when missing (root).
+LOADED_RUNS ?= 3
+test-loaded: $(STAMP)
+	command -v stress-ng >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng; }
+	bash tests/loaded.sh $(LOADED_RUNS)
