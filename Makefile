@@ -7,7 +7,7 @@ NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
@@ -94,3 +94,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# Mutation testing (tests/mutation/run.sh): one module at a time, fast tests only, nice -n 10.
+# MUTATION_MODULES="avatar_bridge/errors.py ..." picks modules; results in build/mutation/.
+MUTATION_MODULES ?=
+mutation: $(STAMP)
+	bash tests/mutation/run.sh $(MUTATION_MODULES)
+
+# `make test` three times in a row while stress-ng (Debian) keeps both cores busy: the suite
+# must not depend on an idle machine. stress-ng is installed here when missing (root).
+LOADED_RUNS ?= 3
+test-loaded: $(STAMP)
+	command -v stress-ng >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng; }
+	bash tests/loaded.sh $(LOADED_RUNS)
