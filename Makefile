@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
+.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench bench-long clean
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
@@ -57,9 +57,21 @@ run: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/liveavatar-emulator
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[emulator,dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Bridge vs direct client, capacity on one pinned core, memory, loop lag, first speech (< 3 min).
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run
+
+# The same with longer steps, more of them, and uvloop beside asyncio's loop (about 15 min).
+bench-long: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run --seconds 20 --cpu-sessions 100 --uvloop \
+		--steps-100 250,500,750,1000,1250,1500 --steps-20 100,200,250,300,400 \
+		--first-speech-repeats 5
 	$(BIN)/python -m benchmarks.audio_throughput
-	$(BIN)/python -m benchmarks.first_packet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
