@@ -122,7 +122,14 @@ def _self_cpu() -> float:
     return usage.user + usage.system
 
 
-async def run_step(sink: Sink, sessions: int, chunk_ms: int, seconds: float, uvloop: bool) -> Step:
+async def run_step(
+    sink: Sink,
+    sessions: int,
+    chunk_ms: int,
+    seconds: float,
+    uvloop: bool,
+    profile: Path | None = None,
+) -> Step:
     bridge = BridgeProcess(uvloop=uvloop)
     try:
         await asyncio.sleep(0.5)
@@ -143,12 +150,15 @@ async def run_step(sink: Sink, sessions: int, chunk_ms: int, seconds: float, uvl
         await streaming.wait()
         rss_idle = bridge.rss_mb()
         bridge.command("reset")
+        spy = None if profile is None else await _py_spy(bridge.proc.pid, seconds, profile)
         cpu0, load0, t0 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
         await asyncio.sleep(seconds / 2)
         rss_streaming = bridge.rss_mb()
         await asyncio.sleep(seconds / 2)
         cpu1, load1, t1 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
         lag = bridge.command("report")
+        if spy is not None:
+            await spy.wait()
         outcome, streams = await load
         await asyncio.sleep(1.0)
         rss_after = bridge.rss_mb()
@@ -178,6 +188,25 @@ async def run_step(sink: Sink, sessions: int, chunk_ms: int, seconds: float, uvl
         idle_kb_per_session=1024 * (rss_idle - rss_start) / sessions,
         streaming_kb_per_session=1024 * (rss_streaming - rss_start) / sessions,
         rss_after_mb=rss_after,
+    )
+
+
+async def _py_spy(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Process:
+    """Sample the bridge for the streaming window; collapsed stacks, one per line."""
+    return await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(seconds)),
+        "--format",
+        "raw",
+        "--nonblocking",
+        "-o",
+        str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
 
 
@@ -233,6 +262,13 @@ async def main(args: argparse.Namespace) -> None:
     os.sched_setaffinity(0, {LOAD_CORE})
     sink = Sink()
     await sink.start()
+    if args.profile:
+        sessions, chunk_ms = args.profile
+        out = RESULTS / f"profile-{sessions}x{chunk_ms}ms.txt"
+        step = await run_step(sink, sessions, chunk_ms, args.seconds, args.uvloop, profile=out)
+        print(json.dumps(asdict(step)))
+        await sink.close()
+        return
     report: dict[str, Any] = {"machine": machine(), "steps": [], "cpu": {}}
     try:
         # CPU per audio-second, side by side in the same run.
@@ -289,6 +325,11 @@ if __name__ == "__main__":
     parser.add_argument("--steps-100", type=_ints, default=_ints("100,500,1000"))
     parser.add_argument("--steps-20", type=_ints, default=_ints("100,250"))
     parser.add_argument("--uvloop", action="store_true", help="repeat each step under uvloop")
+    parser.add_argument(
+        "--profile",
+        type=_ints,
+        help="SESSIONS,CHUNK_MS: one step under py-spy (collapsed stacks in results/), then exit",
+    )
     parser.add_argument("--no-first-speech", dest="first_speech", action="store_false")
     parser.add_argument("--first-speech-repeats", type=int, default=2)
     asyncio.run(main(parser.parse_args()))

@@ -167,13 +167,15 @@ def test_real_time_input_is_flushed_before_the_avatar_runs_dry() -> None:
 def test_interrupt_drops_pending_audio_and_reports_it() -> None:
     h = Harness(first_packet_ms=400)
     h.connect()
-    h.audio(tone(700), rid="u1")  # 400 ms sent, 300 ms pending
+    # 400 ms first, then 1000 ms (queue 0.4 s <= 0.3 + 1.0), then 600 ms waits for the
+    # queue to fall to 0.3 + 0.6 s.
+    h.audio(tone(2000), rid="u1")
     h.request("i1", interrupt=pb.Interrupt())
     dropped = [e.audio_dropped for e in h.events if e.HasField("audio_dropped")]
     assert len(dropped) == 1
     assert dropped[0].utterance_id == "u1"
-    assert dropped[0].input_byte_count == 300 * OUTPUT_BYTES_PER_MS
-    assert dropped[0].duration_ms == 300
+    assert dropped[0].input_byte_count == 600 * OUTPUT_BYTES_PER_MS
+    assert dropped[0].duration_ms == 600
     assert dropped[0].reason == pb.DROP_REASON_INTERRUPTED
     assert h.upstream[-1]["type"] == "agent.interrupt"
     # Nothing of u1 is sent after the interrupt, even at speak_end.

@@ -13,9 +13,15 @@ Decisions worth knowing:
 * Utterances. All audio since the last speak_end or interrupt is one utterance, sent upstream
   under one event_id. Its client-facing id is the request_id of its first chunk, or
   "utterance-<n>". Packets: the first holds `first_packet_ms` (the avatar starts quickly), later
-  ones `packet_ms` while the client sends faster than real time; when the avatar's estimated
-  playback queue falls below `low_water_ms`, whatever is buffered goes at once, so a client that
-  streams in real time never starves the avatar. Every packet is far below LiveAvatar's 1 MB.
+  ones up to `packet_ms`. One rule paces them: a packet of S ms goes once the avatar's estimated
+  playback queue is at most `low_water_ms` + S. A real-time client's chunk therefore goes the
+  moment it arrives (the queue sits at the low-water mark), and a faster client's audio goes in
+  full packets no faster than real time plus a bounded lead: the queue stays below
+  `low_water_ms` + 2 x `packet_ms` (2.3 s by default), except for the final flush at speak_end.
+  The rest waits in the core, where the adapter's backpressure bounds it (`pending_audio_ms`).
+  Every packet is far below LiveAvatar's 1 MB.
+* Framing. An agent.speak message carries its audio as base64 *bytes*, encoded straight from
+  the utterance buffer; the transport frames it with a template (base64 needs no escaping).
 * Speak events. Real sessions report turns with `agent.speak_*`, with `agent.state_updated` plus
   `agent.audio_buffer_*`, or both. Each utterance yields at most one AvatarSpeakStarted and then
   exactly one AvatarSpeakEnded or AvatarSpeakInterrupted, whichever family arrives. A speak end
@@ -25,7 +31,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import base64
+import binascii
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -163,8 +169,10 @@ class LiteCore:
         else:
             candidates.append(self._last_send + self._opts.keep_alive_idle_s)
             u = self._open
-            if u is not None and u.pending and u.sent_bytes:
-                candidates.append(self._low_water_time())
+            if u is not None and u.pending:
+                size = self._next_packet_bytes(u)
+                if size:
+                    candidates.append(self._due_time(size))
         if self._interrupt_deadline is not None:
             candidates.append(self._interrupt_deadline)
         if self._drain_deadline is not None:
@@ -414,44 +422,47 @@ class LiteCore:
     # Sending audio.
 
     def _pump(self, now: float, *, final: bool = False) -> list[Action]:
-        """Send the open utterance's audio as the packet policy allows."""
+        """Send the open utterance's audio as the packet policy allows (module docstring)."""
         u = self._open
         if u is None or not u.pending:
             return []
-        first = self._opts.first_packet_ms * OUTPUT_BYTES_PER_MS
         packet = self._opts.packet_ms * OUTPUT_BYTES_PER_MS
         actions: list[Action] = []
-        if u.sent_bytes == 0:
-            if len(u.pending) >= first:
-                actions.append(self._send_audio(u, first, now))
-            elif not final:
-                return actions
-        while len(u.pending) >= packet:
-            actions.append(self._send_audio(u, packet, now))
-        if u.pending and (final or now >= self._low_water_time()):
-            actions.append(self._send_audio(u, len(u.pending), now))
+        while u.pending:
+            size = self._next_packet_bytes(u)
+            if final:
+                size = size or min(len(u.pending), packet)
+            elif not size or now < self._due_time(size):
+                break
+            actions.append(self._send_audio(u, size, now))
         return actions
 
-    def _low_water_time(self) -> float:
-        """When the avatar's estimated queue falls to the low-water mark. The deadline and
-        the flush test use this one expression, so a deadline always makes progress."""
-        return self._play_end - self._opts.low_water_ms / 1000
+    def _next_packet_bytes(self, u: _Utterance) -> int:
+        """The next packet's size, or 0 while the first packet is still filling."""
+        if u.sent_bytes == 0:
+            first = self._opts.first_packet_ms * OUTPUT_BYTES_PER_MS
+            return first if len(u.pending) >= first else 0
+        return min(len(u.pending), self._opts.packet_ms * OUTPUT_BYTES_PER_MS)
+
+    def _due_time(self, size: int) -> float:
+        """When a packet of `size` bytes may go: the avatar's estimated queue is down to the
+        low-water mark plus the packet. The deadline and the send test use this one expression,
+        so a deadline always makes progress."""
+        lead_ms = self._opts.low_water_ms + size / OUTPUT_BYTES_PER_MS
+        return self._play_end - lead_ms / 1000
 
     def _send_audio(self, u: _Utterance, size: int, now: float) -> SendUpstream:
         size -= size % 2  # Whole PCM16 samples only.
-        chunk = bytes(u.pending[:size])
+        with memoryview(u.pending) as view:  # Encode in place: no copy of the PCM.
+            audio = binascii.b2a_base64(view[:size], newline=False)
         del u.pending[:size]
-        u.sent_bytes += len(chunk)
+        u.sent_bytes += size
         if u.gap:
             u.sent_since_gap = True
         if u not in self._turns:
             self._turns.append(u)
-        self._play_end = max(self._play_end, now) + len(chunk) / (OUTPUT_BYTES_PER_MS * 1000)
-        message = {
-            "type": "agent.speak",
-            "event_id": u.upstream_id,
-            "audio": base64.b64encode(chunk).decode("ascii"),
-        }
+        self._play_end = max(self._play_end, now) + size / (OUTPUT_BYTES_PER_MS * 1000)
+        message = {"type": "agent.speak", "event_id": u.upstream_id, "audio": audio}
         return self._send(message, now)
 
     def _send(self, message: dict[str, Any], now: float) -> SendUpstream:
