@@ -104,6 +104,8 @@ class Conversation:
         self._log_extra = log_extra
         self._inbox: deque[tuple[str, Any]] = deque()
         self._wakeup: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
         self._inbox_audio_bytes = 0
         """Audio bytes read from the client and not yet handed to the core."""
         self._room = asyncio.Event()
@@ -129,14 +131,20 @@ class Conversation:
         """Until the inbox has something or the deadline passes."""
         if self._inbox:
             return
+        if deadline != self._timer_at:  # Usually unchanged (keep-alive): reuse the timer.
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = None if deadline is None else self._loop.call_at(deadline, self._ring)
         self._wakeup = self._loop.create_future()
-        timer = None if deadline is None else self._loop.call_at(deadline, self._wake)
         try:
             await self._wakeup
         finally:
             self._wakeup = None
-            if timer is not None:
-                timer.cancel()
+
+    def _ring(self) -> None:
+        self._timer, self._timer_at = None, None
+        self._wake()
 
     async def run(self) -> Ending:
         tasks = [
@@ -146,6 +154,8 @@ class Conversation:
         try:
             return await self._loop_until_end()
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
             for task in tasks:
                 task.cancel()
             for task in tasks:
