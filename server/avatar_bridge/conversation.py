@@ -33,6 +33,9 @@ from avatarbridge.v1 import avatar_bridge_pb2 as pb
 log = logging.getLogger(__name__)
 
 _TEXT_KINDS = ("speak_text", "speak_response")
+INBOX_ITEMS = 256
+"""Upstream events waiting for the loop beyond which the upstream reader stops reading (a client
+that never reads stalls the loop in context.write; the WebSocket then backs up to LiveAvatar)."""
 INBOX_AUDIO_BYTES = 256 * 1024
 """Client audio read but not yet taken by the loop: a batch's worth, beyond which the reader
 waits (one request above it is still read whole)."""
@@ -110,6 +113,8 @@ class Conversation:
         """Audio bytes read from the client and not yet handed to the core."""
         self._room = asyncio.Event()
         self._room.set()
+        self._upstream_room = asyncio.Event()
+        self._upstream_room.set()
         self._loop = asyncio.get_running_loop()
         self.requests = 0
         self.audio_bytes_in = 0
@@ -190,6 +195,7 @@ class Conversation:
                 ending = await self._act(actions)
                 if ending is not None:
                     return ending
+            self._upstream_room.set()
             deadline = core.next_deadline()
             if deadline is not None and self._loop.time() >= deadline:
                 ending = await self._act(core.handle_timer(self._loop.time()))
@@ -270,6 +276,9 @@ class Conversation:
     async def _read_upstream(self) -> None:
         try:
             while True:
+                if len(self._inbox) >= INBOX_ITEMS:
+                    self._upstream_room.clear()
+                    await self._upstream_room.wait()
                 event = await self._transport.receive()
                 self._put("upstream", event)
         except asyncio.CancelledError:

@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
+from avatar_bridge.memtrim import MemoryTrimmer
 from avatar_bridge.registry import SessionRegistry
 from avatar_bridge.service import AvatarBridgeService, LegFactory
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -45,6 +46,7 @@ class BridgeServer:
         self.service: AvatarBridgeService | None = None
         self.port = 0
         self._stopped = asyncio.Event()
+        self._trimmer = MemoryTrimmer()
 
     async def start(self) -> int:
         config = self.config
@@ -63,6 +65,9 @@ class BridgeServer:
                 ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.so_reuseport", 0),
+                # Keep each stream's receive window at gRPC's 64 KiB: BDP probing grew it to
+                # megabytes per fast client, audio the bridge then held (issue 7, bounded memory).
+                ("grpc.http2.bdp_probe", 0),
             ],
         )
         pb_grpc.add_AvatarBridgeServiceServicer_to_server(self.service, self._server)
@@ -74,6 +79,7 @@ class BridgeServer:
         if not self.port:
             raise SystemExit(f"avatar-bridge: cannot listen on {config.listen}")
         await self._server.start()
+        self._trimmer.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -106,6 +112,7 @@ class BridgeServer:
         await self.registry.wait_conversations(max(0.0, (deadline - time.monotonic()) * 0.7))
         await self.registry.stop_everything(max(0.5, (deadline - time.monotonic()) * 0.8))
         await self._server.stop(max(0.0, deadline - time.monotonic()))
+        await self._trimmer.stop()
         if self._rest is not None:
             await self._rest.aclose()
         log.info("shut down")
