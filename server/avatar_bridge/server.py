@@ -20,11 +20,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from avatar_bridge.config import ServerConfig
+from avatar_bridge.leg import LegFactory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
 from avatar_bridge.memtrim import MemoryTrimmer
 from avatar_bridge.registry import SessionRegistry
-from avatar_bridge.service import AvatarBridgeService, LegFactory
+from avatar_bridge.service import AvatarBridgeService
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
