@@ -13,11 +13,13 @@ Decisions worth knowing:
 * Utterances. All audio since the last speak_end or interrupt is one utterance, sent upstream
   under one event_id. Its client-facing id is the request_id of its first chunk, or
   "utterance-<n>". Packets: the first holds `first_packet_ms` (the avatar starts quickly), later
-  ones up to `packet_ms`. One rule paces them: a packet of S ms goes once the avatar's estimated
-  playback queue is at most `low_water_ms` + S. A real-time client's chunk therefore goes the
-  moment it arrives (the queue sits at the low-water mark), and a faster client's audio goes in
-  full packets no faster than real time plus a bounded lead: the queue stays below
-  `low_water_ms` + 2 x `packet_ms` (2.3 s by default), except for the final flush at speak_end.
+  ones up to `packet_ms`. Pacing: a packet of S ms goes once the avatar's estimated playback
+  queue is at most `low_water_ms` + S; and when a chunk arrives while the queue is at most
+  `low_water_ms` + `first_packet_ms`, it goes at once. A real-time client's chunks therefore go
+  the moment they arrive (the queue stays at the first packet's length), and a faster client's
+  audio goes in full packets no faster than real time plus a bounded lead: the queue stays
+  below `low_water_ms` + `first_packet_ms` + `packet_ms` or `low_water_ms` + 2 x `packet_ms`,
+  whichever is larger (2.3 s by default), except for the final flush at speak_end.
   The rest waits in the core, where the adapter's backpressure bounds it (`pending_audio_ms`).
   Every packet is far below LiveAvatar's 1 MB.
 * Framing. An agent.speak message carries its audio as base64 *bytes*, encoded straight from
@@ -344,7 +346,7 @@ class LiteCore:
             )
             self._by_upstream[self._open.upstream_id] = self._open
         self._open.pending += pcm
-        return self._pump(now)
+        return self._pump(now, arrival=True)
 
     def _on_speak_end(self, rid: str, now: float) -> list[Action]:
         u = self._open
@@ -421,20 +423,26 @@ class LiteCore:
 
     # Sending audio.
 
-    def _pump(self, now: float, *, final: bool = False) -> list[Action]:
-        """Send the open utterance's audio as the packet policy allows (module docstring)."""
+    def _pump(self, now: float, *, final: bool = False, arrival: bool = False) -> list[Action]:
+        """Send the open utterance's audio as the packet policy allows (module docstring);
+        `arrival`: a chunk just arrived."""
         u = self._open
         if u is None or not u.pending:
             return []
         packet = self._opts.packet_ms * OUTPUT_BYTES_PER_MS
+        opts = self._opts
+        live_until = self._play_end - (opts.low_water_ms + opts.first_packet_ms) / 1000
         actions: list[Action] = []
         while u.pending:
             size = self._next_packet_bytes(u)
             if final:
                 size = size or min(len(u.pending), packet)
-            elif not size or now < self._due_time(size):
+            elif not size:
+                break  # The first packet is still filling.
+            elif now < self._due_time(size) and not (arrival and now >= live_until):
                 break
             actions.append(self._send_audio(u, size, now))
+            live_until = self._play_end - (opts.low_water_ms + opts.first_packet_ms) / 1000
         return actions
 
     def _next_packet_bytes(self, u: _Utterance) -> int:
