@@ -7,7 +7,7 @@ NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
@@ -88,9 +88,21 @@ full-demo: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/liveavatar-emulator
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[emulator,dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Bridge vs direct client, capacity on one pinned core, memory, loop lag, first speech (< 3 min).
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run
+
+# The same with longer steps, more of them, and uvloop beside asyncio's loop (about 15 min).
+bench-long: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run --seconds 20 --cpu-sessions 100 --uvloop \
+		--steps-100 250,500,750,1000,1250,1500 --steps-20 100,200,250,300,400 \
+		--first-speech-repeats 5
 	$(BIN)/python -m benchmarks.audio_throughput
-	$(BIN)/python -m benchmarks.first_packet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

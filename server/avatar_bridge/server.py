@@ -19,8 +19,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from avatar_bridge.config import ServerConfig
+from avatar_bridge.leg import LegFactory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
+from avatar_bridge.memtrim import MemoryTrimmer
 from avatar_bridge.reflection_v1 import enable_reflection
 from avatar_bridge.registry import SessionRegistry
 from avatar_bridge.security.allowlist import for_server
@@ -29,7 +31,7 @@ from avatar_bridge.security.keys import AuthFileError
 from avatar_bridge.security.principal import Quota
 from avatar_bridge.security.quotas import QuotaPolicy
 from avatar_bridge.security.tls import ReloadingTlsCredentials, TlsFileError, TlsFiles
-from avatar_bridge.service import AvatarBridgeService, LegFactory
+from avatar_bridge.service import AvatarBridgeService
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
@@ -56,6 +58,7 @@ class BridgeServer:
         self.tls: ReloadingTlsCredentials | None = None
         self._reloader: asyncio.Task[None] | None = None
         self._reload_now = asyncio.Event()
+        self._trimmer = MemoryTrimmer()
 
     async def start(self) -> int:
         config = self.config
@@ -102,6 +105,9 @@ class BridgeServer:
                 ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.so_reuseport", 0),
+                # Keep each stream's receive window at gRPC's 64 KiB: BDP probing grew it to
+                # megabytes per fast client, audio the bridge then held (issue 7, bounded memory).
+                ("grpc.http2.bdp_probe", 0),
             ],
         )
         pb_grpc.add_AvatarBridgeServiceServicer_to_server(self.service, self._server)
@@ -124,6 +130,7 @@ class BridgeServer:
             )
         await self._server.start()
         self._reloader = asyncio.create_task(self._reload_loop(), name="security-reload")
+        self._trimmer.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -190,6 +197,7 @@ class BridgeServer:
         await self.registry.wait_conversations(max(0.0, (deadline - time.monotonic()) * 0.7))
         await self.registry.stop_everything(max(0.5, (deadline - time.monotonic()) * 0.8))
         await self._server.stop(max(0.0, deadline - time.monotonic()))
+        await self._trimmer.stop()
         if self._rest is not None:
             await self._rest.aclose()
         log.info("shut down")

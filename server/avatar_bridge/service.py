@@ -13,15 +13,13 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 
 from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
-from avatar_bridge.conversation import Conversation, Ending, Transport
+from avatar_bridge.conversation import Conversation, Ending
 from avatar_bridge.errors import (
     BridgeError,
     FailedPrecondition,
@@ -31,8 +29,9 @@ from avatar_bridge.errors import (
     UpstreamClosed,
     UpstreamError,
 )
-from avatar_bridge.lite.core import LiteCore
-from avatar_bridge.lite.transport import LiteTransport
+from avatar_bridge.leg import Leg as Leg  # Re-exported: older imports name the service.
+from avatar_bridge.leg import LegFactory as LegFactory
+from avatar_bridge.lite.leg import connect_lite_leg
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
 from avatar_bridge.registry import SessionRegistry
 from avatar_bridge.security.allowlist import HostAllowlist
@@ -55,33 +54,6 @@ LIVEAVATAR_REASONS: dict[pb.StopReason.ValueType, str] = {
 _REASON_BY_NAME = {name: number for number, name in LIVEAVATAR_REASONS.items()}
 
 
-@dataclass(frozen=True)
-class Leg:
-    """A connected upstream leg and the core that drives it."""
-
-    core: Any
-    transport: Transport
-
-
-class LegFactory(Protocol):
-    """Connect a FULL leg: (plan, started session, now, ...) → Leg. Installed by the FULL module.
-
-    `keep_alive` runs LiveAvatar's REST keep-alive for the session (FULL has no data command
-    for it); `log_extra` identifies the conversation in log records.
-    """
-
-    def __call__(
-        self,
-        plan: Plan,
-        started: StartedSession,
-        now: float,
-        *,
-        converter: AudioConverter | None,
-        keep_alive: Callable[[], Awaitable[None]],
-        log_extra: dict[str, Any],
-    ) -> Awaitable[Leg]: ...
-
-
 class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     """gRPC servicer; one instance per server process."""
 
@@ -102,7 +74,9 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         """session id → the principal whose conversation drives it (for StopSession's log)."""
         self._rest = rest
         self._registry = registry
-        self._full_leg = full_leg
+        self._legs: dict[pb.Mode.ValueType, LegFactory] = {pb.MODE_LITE: connect_lite_leg}
+        if full_leg is not None:
+            self._legs[pb.MODE_FULL] = full_leg
         self._shutting_down = False
         self._operator_stops: set[str] = set()
         """Sessions a StopSession call is stopping while a conversation drives them."""
@@ -166,8 +140,8 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 "carry config (SessionConfig), and audio or commands only after it"
             )
         plan = plan_from_config(first.config, self._config.session, allowlist=self._allowlist)
-        if plan.mode == pb.MODE_FULL and self._full_leg is None:
-            raise FailedPrecondition("FULL mode is not available on this bridge")
+        if plan.mode not in self._legs:
+            raise FailedPrecondition(f"{pb.Mode.Name(plan.mode)} is not available on this bridge")
         return plan
 
     async def _converse(self, plan: Plan, context: Context, extra: dict[str, Any]) -> None:
@@ -289,26 +263,14 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         converter: AudioConverter | None,
         extra: dict[str, Any],
     ) -> Leg:
-        loop = asyncio.get_running_loop()
-        if plan.mode == pb.MODE_FULL:
-            assert self._full_leg is not None
-            return await self._full_leg(
-                plan,
-                started,
-                loop.time(),
-                converter=converter,
-                keep_alive=lambda: self._rest.keep_alive(started.session_id),
-                log_extra=extra,
-            )
-        if not started.ws_url:
-            raise FailedPrecondition(
-                "LiveAvatar started the LITE session without a ws_url (a connector session?): "
-                "this bridge needs the LITE WebSocket"
-            )
-        transport = LiteTransport(started.ws_url, open_timeout_s=plan.options.ready_timeout_s)
-        await transport.connect()
-        core = LiteCore(plan.options, converter, now=loop.time())
-        return Leg(core=core, transport=transport)
+        return await self._legs[plan.mode](
+            plan,
+            started,
+            asyncio.get_running_loop().time(),
+            converter=converter,
+            keep_alive=lambda: self._rest.keep_alive(started.session_id),
+            log_extra=extra,
+        )
 
     async def _upstream_ending(self, session_id: str, exc: UpstreamClosed) -> Ending:
         """The upstream leg closed by itself: ask LiveAvatar why."""

@@ -168,13 +168,15 @@ def test_real_time_input_is_flushed_before_the_avatar_runs_dry() -> None:
 def test_interrupt_drops_pending_audio_and_reports_it() -> None:
     h = Harness(first_packet_ms=400)
     h.connect()
-    h.audio(tone(700), rid="u1")  # 400 ms sent, 300 ms pending
+    # 400 ms first, then 1000 ms (queue 0.4 s <= 0.3 + 1.0), then 600 ms waits for the
+    # queue to fall to 0.3 + 0.6 s.
+    h.audio(tone(2000), rid="u1")
     h.request("i1", interrupt=pb.Interrupt())
     dropped = [e.audio_dropped for e in h.events if e.HasField("audio_dropped")]
     assert len(dropped) == 1
     assert dropped[0].utterance_id == "u1"
-    assert dropped[0].input_byte_count == 300 * OUTPUT_BYTES_PER_MS
-    assert dropped[0].duration_ms == 300
+    assert dropped[0].input_byte_count == 600 * OUTPUT_BYTES_PER_MS
+    assert dropped[0].duration_ms == 600
     assert dropped[0].reason == pb.DROP_REASON_INTERRUPTED
     assert h.upstream[-1]["type"] == "agent.interrupt"
     # Nothing of u1 is sent after the interrupt, even at speak_end.
@@ -442,3 +444,33 @@ def test_sent_plus_dropped_accounts_for_every_byte(before: int, after: int) -> N
     h.take(h.core.close())
     dropped = sum(e.audio_dropped.input_byte_count for e in h.events if e.HasField("audio_dropped"))
     assert len(h.sent_audio()) + dropped == given_bytes
+
+
+def test_real_time_chunks_go_upstream_the_moment_they_arrive() -> None:
+    """No chunk waits for the low-water timer: at 20 ms frames, one packet per frame on arrival."""
+    h = Harness(first_packet_ms=400, low_water_ms=300)
+    h.connect()
+    for index in range(200):  # 4 s of 20 ms frames in real time
+        before = len(h.sent("agent.speak"))
+        h.audio(tone(20))
+        if index >= 20:  # past the 400 ms first packet
+            assert len(h.sent("agent.speak")) == before + 1, f"frame {index} was held back"
+        h.advance(0.02)
+
+
+def test_a_fast_client_goes_upstream_no_faster_than_real_time_plus_the_lead() -> None:
+    """60 s of audio offered at once: upstream gets at most elapsed + low water + 2 packets."""
+    h = Harness(first_packet_ms=400, low_water_ms=300, packet_ms=1000)
+    h.connect()
+    h.audio(tone(60_000))
+    for step in range(1, 101):  # 10 s in 100 ms steps
+        h.advance(0.1)
+        sent_ms = len(h.sent_audio()) / OUTPUT_BYTES_PER_MS
+        lead_ms = 300 + 2 * 1000
+        assert sent_ms <= step * 100 + lead_ms, f"{sent_ms} ms upstream after {step / 10} s"
+    # ... and the avatar never ran dry: the queue never fell below the low-water mark.
+    assert len(h.sent_audio()) / OUTPUT_BYTES_PER_MS >= 10_000 + 300
+    assert all(
+        len(base64.b64decode(m["audio"])) <= 1000 * OUTPUT_BYTES_PER_MS
+        for m in h.sent("agent.speak")
+    )
