@@ -24,8 +24,8 @@ from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
 from avatar_bridge.registry import SessionRegistry
 from avatar_bridge.service import AvatarBridgeService, LegFactory
+from avatar_bridge.wire import add_service
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
-from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ class BridgeServer:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        pb_grpc.add_AvatarBridgeServiceServicer_to_server(self.service, self._server)
+        # Not the generated add_..._to_server: Converse needs a decoder that never raises.
+        add_service(self.service, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server

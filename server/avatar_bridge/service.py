@@ -19,14 +19,15 @@ from typing import Any, Protocol
 
 import grpc
 
+from avatar_bridge.admission import Admission
 from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.conversation import Conversation, Ending, Transport
 from avatar_bridge.errors import (
     BridgeError,
+    ClientTooSlow,
     FailedPrecondition,
     InvalidRequest,
-    LimitExceeded,
     UpstreamClosed,
     UpstreamError,
 )
@@ -35,6 +36,7 @@ from avatar_bridge.lite.transport import LiteTransport
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
 from avatar_bridge.registry import SessionRegistry
 from avatar_bridge.session_config import Plan, plan_from_config
+from avatar_bridge.wire import Undecodable
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
@@ -94,6 +96,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         self._registry = registry
         self._full_leg = full_leg
         self._shutting_down = False
+        limits = config.limits
+        self.admission = Admission(
+            max_sessions=limits.max_sessions, max_pending_configs=limits.max_pending_configs
+        )
+        """Add quota or load-shedding policies with `admission.add_policy`."""
         self._operator_stops: set[str] = set()
         """Sessions a StopSession call is stopping while a conversation drives them."""
 
@@ -108,8 +115,14 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         extra: dict[str, Any] = {"conversation": conversation_id, "peer": context.peer()}
         try:
             plan = await self._read_plan(context)
+            # The admission point: the session limit and every policy (per-principal quotas,
+            # load shedding), before any REST call.
+            ticket = self.admission.admit(_principal(context))
         except BridgeError as exc:
-            log.info("conversation refused", extra={**extra, "error": exc.message})
+            log.info(
+                "conversation refused",
+                extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
+            )
             await context.abort(exc.grpc_code, exc.message)
             return
         try:
@@ -120,22 +133,20 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
             )
             await context.abort(exc.grpc_code, exc.message)
+        finally:
+            # A session still being stopped keeps its slot: the limit counts upstream sessions.
+            session_id = extra.get("session_id")
+            if session_id in self._registry.owned_sessions():
+                ticket.release_after(self._registry.stop_upstream(session_id))
+            ticket.release()
 
     async def _read_plan(self, context: Context) -> Plan:
         if self._shutting_down:
             raise UpstreamError("the bridge is shutting down: retry on another instance")
-        if self._registry.conversation_count >= self._config.limits.max_sessions:
-            raise LimitExceeded(
-                f"this bridge already drives {self._config.limits.max_sessions} conversations, "
-                "its limit: retry later or on another instance"
-            )
-        first: object = await context.read()
-        if first is grpc.aio.EOF:
-            raise InvalidRequest(
-                "the request stream ended before the first request: expected a first request "
-                "carrying config"
-            )
-        assert isinstance(first, pb.ConverseRequest)
+        with self.admission.await_config():
+            first = await self._first_request(context)
+        if isinstance(first, Undecodable):
+            raise InvalidRequest(first.describe("the first request"))
         kind = first.WhichOneof("request")
         if kind != "config":
             raise InvalidRequest(
@@ -146,6 +157,25 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         if plan.mode == pb.MODE_FULL and self._full_leg is None:
             raise FailedPrecondition("FULL mode is not available on this bridge")
         return plan
+
+    async def _first_request(self, context: Context) -> pb.ConverseRequest | Undecodable:
+        """The first request, within the config deadline."""
+        timeout_s = self._config.limits.config_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                first: object = await context.read()
+        except TimeoutError:
+            raise ClientTooSlow(
+                f"no first request within {timeout_s:g} s of the call's start, this bridge's "
+                "config deadline (--config-timeout-s): send SessionConfig in the first request"
+            ) from None
+        if first is grpc.aio.EOF:
+            raise InvalidRequest(
+                "the request stream ended before the first request: expected a first request "
+                "carrying config"
+            )
+        assert isinstance(first, pb.ConverseRequest | Undecodable)
+        return first
 
     async def _converse(self, plan: Plan, context: Context, extra: dict[str, Any]) -> None:
         converter = _converter_for(plan)
@@ -368,6 +398,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         return pb.ListSessionsResponse(
             sessions=sessions, next_page_token=str(page + 1) if result.next else ""
         )
+
+
+def _principal(context: Context) -> str:
+    """Who is calling, for per-principal admission policies; "" until authentication lands."""
+    return ""
 
 
 def _converter_for(plan: Plan) -> AudioConverter | None:
