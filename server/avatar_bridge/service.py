@@ -245,10 +245,10 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 },
             )
             if owned and session_id in self._registry.owned_sessions():
-                # Shielded: a cancelled call must not abandon the stop.
-                stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(stop)
+                # The registry's task owns the stop; the call does not wait for it, so a stop
+                # that LiveAvatar stalls cannot turn the status after session_stopped into an
+                # error (shutdown waits for the stop; the admission slot is held until it ends).
+                self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
 
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""
