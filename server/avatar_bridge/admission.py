@@ -159,6 +159,21 @@ class Admission:
         return Ticket(releases)
 
 
+def grpc_queue_options(max_sessions: int, max_pending_configs: int) -> list[tuple[str, int]]:
+    """gRPC server options that leave every refusal to admission.
+
+    gRPC core queues calls that arrived before the handler loop picked them up, and past its
+    default limits (1,000 soft, 3,000 hard) cancels them: a burst of idle streams then ends
+    CANCELLED, which tells the client nothing. The queue is raised well past the two admission
+    bounds, so each call reaches Converse and gets RESOURCE_EXHAUSTED naming the limit.
+    """
+    queue = max(10_000, 4 * (max_sessions + max_pending_configs))
+    return [
+        ("grpc.server.max_pending_requests", queue),
+        ("grpc.server.max_pending_requests_hard_limit", queue),
+    ]
+
+
 class ShedWhenOverloaded:
     """Load shedding as a policy: refuse new conversations while `signal` says overloaded."""
 

@@ -19,6 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from avatar_bridge.admission import grpc_queue_options
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
@@ -63,6 +64,7 @@ class BridgeServer:
                 ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.so_reuseport", 0),
+                *grpc_queue_options(limits.max_sessions, limits.max_pending_configs),
             ],
         )
         # Not the generated add_..._to_server: Converse needs a decoder that never raises.
