@@ -28,6 +28,10 @@ class Limits:
     """Longest request_id."""
     max_sessions: int = 200
     """Concurrent Converse calls; more are refused with RESOURCE_EXHAUSTED."""
+    max_pending_configs: int = 1000
+    """Streams waiting to send their config; more are refused with RESOURCE_EXHAUSTED at once."""
+    config_timeout_s: float = 10.0
+    """Seconds a stream has to send its config; then DEADLINE_EXCEEDED."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ _ENV = {
     "log_level": "AVATAR_BRIDGE_LOG_LEVEL",
     "log_format": "AVATAR_BRIDGE_LOG_FORMAT",
     "max_sessions": "AVATAR_BRIDGE_MAX_SESSIONS",
+    "max_pending_configs": "AVATAR_BRIDGE_MAX_PENDING_CONFIGS",
+    "config_timeout_s": "AVATAR_BRIDGE_CONFIG_TIMEOUT_S",
     "first_packet_ms": "AVATAR_BRIDGE_FIRST_PACKET_MS",
     "keep_alive_idle_s": "AVATAR_BRIDGE_KEEP_ALIVE_IDLE_S",
     "ready_timeout_s": "AVATAR_BRIDGE_READY_TIMEOUT_S",
@@ -150,6 +156,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log-format", choices=["json", "text"])
     parser.add_argument("--max-sessions", type=int, help="concurrent conversations (default 200)")
+    parser.add_argument(
+        "--max-pending-configs",
+        type=int,
+        help="streams that may wait for their config at once (default 1000)",
+    )
+    parser.add_argument(
+        "--config-timeout-s", type=float, help="time a stream has to send its config (default 10)"
+    )
     parser.add_argument("--first-packet-ms", type=int, help="first packet size (default 400)")
     parser.add_argument("--keep-alive-idle-s", type=float, help="keep-alive idle time (default 60)")
     parser.add_argument("--ready-timeout-s", type=float, help="session ready timeout (default 20)")
@@ -215,6 +229,12 @@ def from_sources(
             limits=replace(
                 base.limits,
                 max_sessions=int(values.get("max_sessions", base.limits.max_sessions)),
+                max_pending_configs=int(
+                    values.get("max_pending_configs", base.limits.max_pending_configs)
+                ),
+                config_timeout_s=float(
+                    values.get("config_timeout_s", base.limits.config_timeout_s)
+                ),
             ),
             session=replace(
                 base.session,
@@ -288,6 +308,8 @@ def _validate(config: ServerConfig) -> None:
             (":" in config.listen, f"listen address {config.listen!r} must be host:port"),
             (config.shutdown_grace_s >= 0, "shutdown grace must be >= 0"),
             (config.limits.max_sessions > 0, "max sessions must be > 0"),
+            (config.limits.max_pending_configs > 0, "max pending configs must be > 0"),
+            (config.limits.config_timeout_s > 0, "config timeout must be > 0"),
             (20 <= config.session.first_packet_ms <= 2000, "first packet must be 20 to 2000 ms"),
             (5 <= config.session.keep_alive_idle_s <= 240, "keep-alive idle must be 5 to 240 s"),
             (config.log_format in ("json", "text"), "log format must be json or text"),

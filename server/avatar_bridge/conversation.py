@@ -28,6 +28,7 @@ import grpc
 from avatar_bridge.actions import Action, ClearAudio, Emit, Fail, PublishAudio, SendUpstream
 from avatar_bridge.config import Limits
 from avatar_bridge.errors import BridgeError, InvalidRequest, UpstreamClosed, UpstreamError
+from avatar_bridge.wire import Undecodable
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -256,8 +257,13 @@ class Conversation:
                 if request is grpc.aio.EOF:
                     self._put("eof", None)
                     return
-                assert isinstance(request, pb.ConverseRequest)
                 self.requests += 1
+                if isinstance(request, Undecodable):
+                    # Request 1 was the config; name this one by its place in the stream.
+                    which = f"request {self.requests + 1}"
+                    self._put("fail", InvalidRequest(request.describe(which)))
+                    return
+                assert isinstance(request, pb.ConverseRequest)
                 problem = _check_limits(request, limits)
                 if problem is not None:
                     self._put("fail", problem)

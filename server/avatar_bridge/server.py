@@ -18,6 +18,7 @@ import time
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from avatar_bridge.admission import grpc_queue_options
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.leg import LegFactory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
@@ -32,8 +33,8 @@ from avatar_bridge.security.principal import Quota
 from avatar_bridge.security.quotas import QuotaPolicy
 from avatar_bridge.security.tls import ReloadingTlsCredentials, TlsFileError, TlsFiles
 from avatar_bridge.service import AvatarBridgeService
+from avatar_bridge.wire import add_service
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
-from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +109,11 @@ class BridgeServer:
                 # Keep each stream's receive window at gRPC's 64 KiB: BDP probing grew it to
                 # megabytes per fast client, audio the bridge then held (issue 7, bounded memory).
                 ("grpc.http2.bdp_probe", 0),
+                *grpc_queue_options(limits.max_sessions, limits.max_pending_configs),
             ],
         )
-        pb_grpc.add_AvatarBridgeServiceServicer_to_server(self.service, self._server)
+        # Not the generated add_..._to_server: Converse needs a decoder that never raises.
+        add_service(self.service, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         enable_reflection((SERVICE_NAME, health.SERVICE_NAME), self._server)
         try:

@@ -17,14 +17,15 @@ from typing import Any
 
 import grpc
 
+from avatar_bridge.admission import Admission, Release
 from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.conversation import Conversation, Ending
 from avatar_bridge.errors import (
     BridgeError,
+    ClientTooSlow,
     FailedPrecondition,
     InvalidRequest,
-    LimitExceeded,
     PermissionDenied,
     UpstreamClosed,
     UpstreamError,
@@ -35,9 +36,10 @@ from avatar_bridge.lite.leg import connect_lite_leg
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
 from avatar_bridge.registry import SessionRegistry
 from avatar_bridge.security.allowlist import HostAllowlist
-from avatar_bridge.security.principal import OPERATE, current_principal
+from avatar_bridge.security.principal import OPERATE, Principal, current_principal
 from avatar_bridge.security.quotas import UNLIMITED, QuotaPolicy
 from avatar_bridge.session_config import Plan, plan_from_config
+from avatar_bridge.wire import Undecodable
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
@@ -78,6 +80,12 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         if full_leg is not None:
             self._legs[pb.MODE_FULL] = full_leg
         self._shutting_down = False
+        limits = config.limits
+        self.admission = Admission(
+            max_sessions=limits.max_sessions, max_pending_configs=limits.max_pending_configs
+        )
+        """Add quota or load-shedding policies with `admission.add_policy`."""
+        self.admission.add_policy(_QuotaRule(quotas))
         self._operator_stops: set[str] = set()
         """Sessions a StopSession call is stopping while a conversation drives them."""
 
@@ -88,25 +96,21 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     # Converse.
 
     async def Converse(self, request_iterator: Any, context: Context) -> None:  # type: ignore[override]
-        # sec: the per-principal quota, beside the global limit (coordinator: move into admission).
-        try:
-            held = self._quotas.check_and_take(current_principal())
-        except LimitExceeded as exc:
-            log.info("conversation refused: quota", extra={"error": exc.message})
-            await context.abort(exc.grpc_code, exc.message)
-            return
-        try:
-            await self._converse_call(context)
-        finally:
-            held.release()
+        await self._converse_call(context)
 
     async def _converse_call(self, context: Context) -> None:
         conversation_id = uuid.uuid4().hex[:12]
         extra: dict[str, Any] = {"conversation": conversation_id, "peer": context.peer()}
         try:
             plan = await self._read_plan(context)
+            # The admission point: the session limit and every policy (per-principal quotas,
+            # load shedding), before any REST call.
+            ticket = self.admission.admit(current_principal())
         except BridgeError as exc:
-            log.info("conversation refused", extra={**extra, "error": exc.message})
+            log.info(
+                "conversation refused",
+                extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
+            )
             await context.abort(exc.grpc_code, exc.message)
             return
         try:
@@ -117,22 +121,20 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
             )
             await context.abort(exc.grpc_code, exc.message)
+        finally:
+            # A session still being stopped keeps its slot: the limit counts upstream sessions.
+            session_id = extra.get("session_id")
+            if session_id in self._registry.owned_sessions():
+                ticket.release_after(self._registry.stop_upstream(session_id))
+            ticket.release()
 
     async def _read_plan(self, context: Context) -> Plan:
         if self._shutting_down:
             raise UpstreamError("the bridge is shutting down: retry on another instance")
-        if self._registry.conversation_count >= self._config.limits.max_sessions:
-            raise LimitExceeded(
-                f"this bridge already drives {self._config.limits.max_sessions} conversations, "
-                "its limit: retry later or on another instance"
-            )
-        first: object = await context.read()
-        if first is grpc.aio.EOF:
-            raise InvalidRequest(
-                "the request stream ended before the first request: expected a first request "
-                "carrying config"
-            )
-        assert isinstance(first, pb.ConverseRequest)
+        with self.admission.await_config():
+            first = await self._first_request(context)
+        if isinstance(first, Undecodable):
+            raise InvalidRequest(first.describe("the first request"))
         kind = first.WhichOneof("request")
         if kind != "config":
             raise InvalidRequest(
@@ -143,6 +145,25 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         if plan.mode not in self._legs:
             raise FailedPrecondition(f"{pb.Mode.Name(plan.mode)} is not available on this bridge")
         return plan
+
+    async def _first_request(self, context: Context) -> pb.ConverseRequest | Undecodable:
+        """The first request, within the config deadline."""
+        timeout_s = self._config.limits.config_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                first: object = await context.read()
+        except TimeoutError:
+            raise ClientTooSlow(
+                f"no first request within {timeout_s:g} s of the call's start, this bridge's "
+                "config deadline (--config-timeout-s): send SessionConfig in the first request"
+            ) from None
+        if first is grpc.aio.EOF:
+            raise InvalidRequest(
+                "the request stream ended before the first request: expected a first request "
+                "carrying config"
+            )
+        assert isinstance(first, pb.ConverseRequest | Undecodable)
+        return first
 
     async def _converse(self, plan: Plan, context: Context, extra: dict[str, Any]) -> None:
         converter = _converter_for(plan)
@@ -218,10 +239,10 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 },
             )
             if owned and session_id in self._registry.owned_sessions():
-                # Shielded: a cancelled call must not abandon the stop.
-                stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(stop)
+                # The registry's task owns the stop; the call does not wait for it, so a stop
+                # that LiveAvatar stalls cannot turn the status after session_stopped into an
+                # error (shutdown waits for the stop; the admission slot is held until it ends).
+                self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
 
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""
@@ -407,3 +428,13 @@ def _session_info(entry: dict[str, Any], registry: SessionRegistry) -> pb.Sessio
         credits_consumed=float(entry.get("credits_consumed") or 0.0),
         has_conversation=registry.has_conversation(session_id),
     )
+
+
+class _QuotaRule:
+    """Per-principal quotas (issue 8) as an admission policy, beside the global session limit."""
+
+    def __init__(self, quotas: QuotaPolicy) -> None:
+        self._quotas = quotas
+
+    def check_and_take(self, principal: Principal) -> Release:
+        return self._quotas.check_and_take(principal).release
