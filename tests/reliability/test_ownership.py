@@ -8,57 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import grpc
 import pytest
-from conftest import API_KEY  # tests/conftest.py
 from server.helpers import WAIT_S, Inspector, Stream, lite_config
 
-from avatar_bridge.config import ServerConfig
-from avatar_bridge.liveavatar.rest import RestConfig
-from avatar_bridge.registry import Timing
-from avatar_bridge.server import BridgeServer
-from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
-from liveavatar_emulator import Emulator
-
+from .conftest import Env
 from .helpers import arm, rules, wait_active
 
-REST_TIMEOUT_S = 1.0
 LOST_ANSWER_DELAY_S = 3.0
-
-
-@dataclass
-class Env:
-    server: BridgeServer
-    stub: pb_grpc.AvatarBridgeServiceStub
-    emu: Inspector
-
-
-@pytest.fixture
-async def env(emulator: Emulator, inspector: Inspector) -> AsyncIterator[Env]:
-    config = ServerConfig(listen="127.0.0.1:0", api_url=emulator.base_url, api_key=API_KEY)
-    server = BridgeServer(
-        config,
-        rest_config=RestConfig(
-            api_key=API_KEY,
-            base_url=emulator.base_url,
-            timeout_s=REST_TIMEOUT_S,
-            attempts=3,
-            backoff_initial_s=0.02,
-        ),
-        timing=Timing(
-            token_wait_s=REST_TIMEOUT_S,
-            late_answer_s=WAIT_S,
-            stop_backoff_initial_s=0.05,
-            stop_backoff_max_s=0.2,
-        ),
-    )
-    port = await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield Env(server, pb_grpc.AvatarBridgeServiceStub(channel), inspector)
-    await server.stop(grace_s=5.0)
 
 
 async def refused(env: Env) -> tuple[grpc.StatusCode, str]:
