@@ -116,6 +116,14 @@ class ServerConfig:
     security: SecurityConfig = SecurityConfig()
     emulator: bool = False
     """Run on the embedded LiveAvatar emulator; only when asked (no silent fake)."""
+    state_dir: str = ""
+    """Directory of the SQLite session journal; empty (and no redis_url): not journaled."""
+    redis_url: str = field(default="", repr=False)
+    """Redis URL of the fleet journal (may hold a password: not in repr); wins over state_dir."""
+    replica_id: str = ""
+    """This replica's id in the journal; empty: host:pid:start of this process."""
+    lease_s: float = 15.0
+    """Redis journal lease: a replica silent this long is taken for dead."""
 
     @property
     def uses_emulator(self) -> bool:
@@ -137,6 +145,10 @@ _ENV = {
     "first_packet_ms": "AVATAR_BRIDGE_FIRST_PACKET_MS",
     "keep_alive_idle_s": "AVATAR_BRIDGE_KEEP_ALIVE_IDLE_S",
     "ready_timeout_s": "AVATAR_BRIDGE_READY_TIMEOUT_S",
+    "state_dir": "AVATAR_BRIDGE_STATE_DIR",
+    "redis_url": "AVATAR_BRIDGE_REDIS_URL",
+    "replica_id": "AVATAR_BRIDGE_REPLICA_ID",
+    "lease_s": "AVATAR_BRIDGE_LEASE_S",
 }
 
 
@@ -198,6 +210,16 @@ def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
         "--attach-allow", help="comma-separated hosts attach URLs may name (host, host:port, *.dom)"
     )
     group.add_argument("--reload-interval-s", type=float, help="file change check (default 5)")
+    parser.add_argument(
+        "--state-dir",
+        help="session journal directory (default ~/.local/state/avatar-bridge with a real "
+        "LiveAvatar key; not journaled on the embedded emulator)",
+    )
+    parser.add_argument(
+        "--redis-url", help="Redis journal for a fleet (prefer AVATAR_BRIDGE_REDIS_URL)"
+    )
+    parser.add_argument("--replica-id", help="replica id in the journal (default host:pid:start)")
+    parser.add_argument("--lease-s", type=float, help="Redis journal lease seconds (default 15)")
 
 
 def from_sources(
@@ -236,6 +258,10 @@ def from_sources(
                     values.get("config_timeout_s", base.limits.config_timeout_s)
                 ),
             ),
+            state_dir=values.get("state_dir", base.state_dir),
+            redis_url=values.get("redis_url", base.redis_url),
+            replica_id=values.get("replica_id", base.replica_id),
+            lease_s=float(values.get("lease_s", base.lease_s)),
             session=replace(
                 base.session,
                 first_packet_ms=int(values.get("first_packet_ms", base.session.first_packet_ms)),
@@ -249,6 +275,8 @@ def from_sources(
         config = replace(config, security=security, emulator=emulator)
     except ValueError as exc:
         raise SystemExit(f"avatar-bridge: bad configuration value: {exc}") from exc
+    if not config.state_dir and not config.redis_url and not config.uses_emulator:
+        config = replace(config, state_dir=default_state_dir(env))
     _validate(config)
     return config
 
@@ -301,6 +329,12 @@ def _security_values(
     return security, yes("emulator")
 
 
+def default_state_dir(env: Mapping[str, str]) -> str:
+    """$XDG_STATE_HOME/avatar-bridge, or ~/.local/state/avatar-bridge."""
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "avatar-bridge")
+
+
 def _validate(config: ServerConfig) -> None:
     problems: Sequence[str] = [
         msg
@@ -324,6 +358,7 @@ def _validate(config: ServerConfig) -> None:
             (config.security.quota_conversations >= 0, "quota conversations must be >= 0"),
             (config.security.quota_starts_per_minute >= 0, "quota starts must be >= 0"),
             (config.security.reload_interval_s > 0, "reload interval must be > 0"),
+            (config.lease_s >= 1, "lease must be >= 1 s"),
         )
         if not ok
     ]

@@ -54,6 +54,8 @@ LIVEAVATAR_REASONS: dict[pb.StopReason.ValueType, str] = {
 }
 """StopReason values that are LiveAvatar's own SessionEndReasonEnum, by number."""
 _REASON_BY_NAME = {name: number for number, name in LIVEAVATAR_REASONS.items()}
+STOP_WAIT_S = 10.0
+"""How long a finished call waits for its upstream stop (which goes on after, if it must)."""
 
 
 class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
@@ -192,10 +194,12 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
                 )
             )
-            leg = await self._connect_leg(plan, started, converter, extra)
+            leg = await self._registry.unless_closing(
+                self._connect_leg(plan, started, converter, extra)
+            )
             if plan.attached and plan.stop_on_end:
-                # sec: an attached session becomes ours to stop only once we reached it.
-                self._registry.own(session_id)
+                # An attached session becomes ours to stop only once we reached it.
+                await self._registry.adopt(session_id)
                 owned = True
             conversation = Conversation(
                 context=context,
@@ -214,7 +218,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 with contextlib.suppress(Exception):
                     await leg.transport.close()
             if ending.upstream_ended:
-                self._registry.disown(session_id)
+                await self._registry.disown(session_id)
             await context.write(
                 pb.ConverseResponse(
                     session_stopped=pb.SessionStopped(
@@ -239,10 +243,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 },
             )
             if owned and session_id in self._registry.owned_sessions():
-                # The registry's task owns the stop; the call does not wait for it, so a stop
-                # that LiveAvatar stalls cannot turn the status after session_stopped into an
-                # error (shutdown waits for the stop; the admission slot is held until it ends).
-                self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
+                # The registry owns the stop (retried until done); the call waits a bounded
+                # while, so a client that ends normally sees the session stopped.
+                stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([stop], timeout=STOP_WAIT_S)
 
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""
@@ -262,18 +267,8 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 False,  # Owned (stop_on_end) only once connected: see _converse.
             )
         assert plan.token_body is not None
-        token = await self._rest.create_token(plan.token_body)
-        # Owned from the moment it exists: a start that fails or times out is stopped too.
-        self._registry.own(token.session_id)
-        try:
-            started = await self._rest.start_session(token)
-        except BaseException:
-            stop = self._registry.stop_upstream(token.session_id, "SERVER_ERROR")
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(stop)
-            raise
-        if started.session_id != token.session_id:
-            self._registry.own(started.session_id)
+        # The registry owns token and start: a cancel here never abandons the session.
+        started = await self._registry.create(plan.token_body, extra)
         log.info("upstream session started", extra={**extra, "session_id": started.session_id})
         return started, True
 
@@ -346,7 +341,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         except BridgeError as exc:
             self._operator_stops.discard(session_id)
             await context.abort(exc.grpc_code, exc.message)
-        self._registry.disown(session_id)
+        await self._registry.disown(session_id)
         had = self._registry.request_stop(
             session_id, pb.STOP_REASON_OPERATOR_STOPPED, "an operator stopped the session"
         )
