@@ -250,9 +250,9 @@ class Conversation:
         limits = self._limits
         try:
             while True:
-                if not self._has_room():
-                    self._room.clear()
-                    await self._room.wait()
+                # Read first, then hold only audio for room: a half-close, an interrupt or any
+                # command behind a long backlog reaches the core at once (at most one request
+                # waits here, as the module docstring counts).
                 request: object = await self._context.read()
                 if request is grpc.aio.EOF:
                     self._put("eof", None)
@@ -269,6 +269,9 @@ class Conversation:
                     self._put("fail", problem)
                     return
                 if request.WhichOneof("request") == "audio":
+                    if not self._has_room():
+                        self._room.clear()
+                        await self._room.wait()
                     size = len(request.audio.data)
                     self.audio_bytes_in += size
                     self._inbox_audio_bytes += size

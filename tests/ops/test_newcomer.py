@@ -59,6 +59,7 @@ def test_bridge_embedded_emulator_port_in_use(busy_port: int) -> None:
     result = run(
         "avatar-bridge",
         "serve",
+        "--emulator",
         "--listen",
         "127.0.0.1:0",
         "--emulator-port",
@@ -73,6 +74,7 @@ def test_bridge_embedded_livekit_port_in_use(busy_port: int) -> None:
     result = run(
         "avatar-bridge",
         "serve",
+        "--emulator",
         "--listen",
         "127.0.0.1:0",
         "--emulator-port",

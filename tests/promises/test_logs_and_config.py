@@ -94,7 +94,8 @@ def test_scrubber_redacts_registered_secrets_in_message_and_fields() -> None:
     assert "sk-live-0123456789abcdef" not in line
     payload = json.loads(line)
     assert payload["message"] == "key [redacted] here"
-    assert payload["url"] == "wss://host/v1/lite/s?token=[redacted]"
+    # The whole path and query of a LITE ws_url go: the token, and the session id beside it.
+    assert payload["url"] == "wss://host/[redacted]"
 
 
 async def test_the_running_bridge_scrubs_its_api_key_from_any_log_line(

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from server.helpers import WAIT_S  # tests/server/helpers.py
+from server.helpers import SANDBOX_AVATAR_ID, WAIT_S  # tests/server/helpers.py
 
 from .certs import CertFiles, issue, make_ca
 from .conftest import (
@@ -165,24 +165,35 @@ async def test_mtls_accepts_the_ca_s_clients_and_refuses_others(
         assert keyed.code == PERMISSION_DENIED_EXIT, keyed
 
 
+LITE_CONFIG = {
+    "config": {"create": {"avatar_id": SANDBOX_AVATAR_ID, "is_sandbox": True, "lite": {}}}
+}
+"""A valid LITE config; grpcurl half-closes after it, so the conversation ends CLIENT_ENDED."""
+
+
 async def test_quota_starts_per_minute(start_bridge: StartBridge, auth_file: Path) -> None:
     async with start_bridge(auth_file=str(auth_file)) as bridge:
-        # "limited" may start 2 conversations a minute; refused configs count as starts.
+        # "limited" may start 2 conversations a minute. A start is an admitted conversation: a
+        # config refused as invalid never reaches admission, so it does not count.
+        refused = await grpcurl(
+            "-plaintext", *bearer(LIMITED_KEY), bridge.target, CONVERSE, data={"config": {}}
+        )
+        assert refused.code == INVALID_ARGUMENT_EXIT, refused
         for _ in range(2):
             first = await grpcurl(
-                "-plaintext", *bearer(LIMITED_KEY), bridge.target, CONVERSE, data={"config": {}}
+                "-plaintext", *bearer(LIMITED_KEY), bridge.target, CONVERSE, data=LITE_CONFIG
             )
-            assert first.code == INVALID_ARGUMENT_EXIT, first
+            assert first.code == 0, first
         hit = await grpcurl(
-            "-plaintext", *bearer(LIMITED_KEY), bridge.target, CONVERSE, data={"config": {}}
+            "-plaintext", *bearer(LIMITED_KEY), bridge.target, CONVERSE, data=LITE_CONFIG
         )
         assert hit.code == RESOURCE_EXHAUSTED_EXIT, hit
         assert "2 per minute" in hit.err and "retry in" in hit.err, hit.err
         # Another principal is not affected.
         other = await grpcurl(
-            "-plaintext", *bearer(TALKER_KEY), bridge.target, CONVERSE, data={"config": {}}
+            "-plaintext", *bearer(TALKER_KEY), bridge.target, CONVERSE, data=LITE_CONFIG
         )
-        assert other.code == INVALID_ARGUMENT_EXIT, other
+        assert other.code == 0, other
 
 
 async def until_exit(expected: int, *args: str) -> int:

@@ -67,12 +67,17 @@ async def test_server_default_quota_applies_to_principals_without_their_own(
         start_bridge(auth_file=str(quota_file), quota_starts_per_minute=1) as bridge,
         channel(bridge.target) as stub,
     ):
-        bad = pb.ConverseRequest(config=pb.SessionConfig())
+        # Only admitted conversations count as starts: an invalid config does not.
+        bad = KeyedStream(stub, TALKER_KEY)
+        await bad.send(pb.ConverseRequest(config=pb.SessionConfig()))
+        assert (await bad.outcome())[0] == grpc.StatusCode.INVALID_ARGUMENT
         first = KeyedStream(stub, TALKER_KEY)
-        await first.send(bad)
-        assert (await first.outcome())[0] == grpc.StatusCode.INVALID_ARGUMENT
+        await first.send(lite_config(is_sandbox=True))
+        await first.started()
+        await first.half_close()
+        await first.drain()
         second = KeyedStream(stub, TALKER_KEY)
-        await second.send(bad)
+        await second.send(lite_config(is_sandbox=True))
         code, details = await second.outcome()
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "1 per minute" in details
 

@@ -99,9 +99,9 @@ async def test_no_secret_in_logs_errors_or_events_lite(
                 code, details = await stream.outcome()
                 leaks.status(code, details)
                 leaks.events(stream.events)
-            # Quota: "limited" may start 2 a minute.
+            # Quota: "limited" may start 2 a minute (admitted conversations count).
             for _ in range(3):
-                await converse(LIMITED_KEY, pb.ConverseRequest(config=pb.SessionConfig()))
+                await converse(LIMITED_KEY, lite_config(is_sandbox=True))
             # Operator calls: stop a session that does not exist, bad page token.
             await unary(
                 stub.StopSession, pb.StopSessionRequest(session_id=UNKNOWN_SESSION), OPERATOR_KEY

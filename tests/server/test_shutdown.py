@@ -106,8 +106,6 @@ async def serve(emulator: Emulator) -> AsyncIterator[Process]:
         LIVEAVATAR_API_URL=emulator.base_url,
         LIVEAVATAR_API_KEY=API_KEY,
         AVATAR_BRIDGE_SHUTDOWN_GRACE_S=str(GRACE_S),
-        # No LiveAvatar key: the embedded emulator must be asked for (no silent fake).
-        AVATAR_BRIDGE_EMULATOR="1",
     )
     proc = await asyncio.create_subprocess_exec(
         str(BRIDGE),
