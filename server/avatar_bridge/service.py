@@ -33,7 +33,7 @@ from avatar_bridge.errors import (
 from avatar_bridge.lite.core import LiteCore
 from avatar_bridge.lite.transport import LiteTransport
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
-from avatar_bridge.registry import SessionRegistry
+from avatar_bridge.registry import SessionRegistry, ShuttingDown
 from avatar_bridge.session_config import Plan, plan_from_config
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
@@ -176,9 +176,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
                 )
             )
-            leg = await self._registry.unless_closing(
-                self._connect_leg(plan, started, converter, extra)
-            )
+            try:
+                leg = await self._registry.unless_closing(
+                    self._connect_leg(plan, started, converter, extra)
+                )
+            except ShuttingDown as exc:
+                # The client already has session_started: end it the way live calls end.
+                ending = Ending(pb.STOP_REASON_SERVER_SHUTDOWN, exc.message)
+                await context.write(
+                    pb.ConverseResponse(
+                        session_stopped=pb.SessionStopped(reason=ending.reason, detail=exc.message)
+                    )
+                )
+                return
             conversation = Conversation(
                 context=context,
                 core=leg.core,
