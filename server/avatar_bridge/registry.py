@@ -199,6 +199,9 @@ class SessionRegistry:
         closing = asyncio.ensure_future(self._closing_event.wait())
         try:
             await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()  # The caller was cancelled: so is the work it waited for.
+            raise
         finally:
             closing.cancel()
         if task.done():
