@@ -271,9 +271,9 @@ class LiveAvatarClient:
         idempotent: bool,
         read_timeout_s: float | None = None,
     ) -> Any:
-        timeout: httpx.Timeout | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT
-        if read_timeout_s is not None:
-            timeout = httpx.Timeout(self._config.timeout_s, read=read_timeout_s)
+        timeout = httpx.Timeout(
+            self._config.timeout_s, read=read_timeout_s or self._config.timeout_s
+        )
         try:
             response = await self._http.request(
                 method, path, json=json, params=params, headers=auth, timeout=timeout
