@@ -38,7 +38,7 @@ WRITER = textwrap.dedent(
 )
 
 
-async def test_sqlite_adopts_only_the_entries_of_a_dead_process(tmp_path: Path) -> None:
+async def test_sqlite_neighbour_adopts_only_the_entries_of_a_dead_process(tmp_path: Path) -> None:
     writer = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -50,27 +50,28 @@ async def test_sqlite_adopts_only_the_entries_of_a_dead_process(tmp_path: Path) 
     assert writer.stdin is not None and writer.stdout is not None
     assert await asyncio.wait_for(writer.stdout.readline(), WAIT_S) == b"ready\n"
 
-    while_alive = SqliteJournal(tmp_path)
-    assert await while_alive.open() == []  # Its owner still runs: nothing to take.
-    await while_alive.close()
+    neighbour = SqliteJournal(tmp_path)
+    assert await neighbour.open() == []  # Its owner still runs: nothing to take.
+    assert await neighbour.maintain() == []
 
     writer.stdin.close()
     assert await asyncio.wait_for(writer.wait(), WAIT_S) == 0
 
-    after = SqliteJournal(tmp_path)
-    adopted = await after.open()
+    # The neighbour's periodic upkeep notices the death and adopts what was left.
+    adopted = await neighbour.maintain()
     assert sorted((e.intent_id, e.session_id) for e in adopted) == [
         ("intent-a", "session-a"),
         ("intent-lost", ""),
     ]
-    assert {e.owner for e in adopted} != {after.owner}
-    await after.forget("intent-a")
-    await after.forget("intent-lost")
-    await after.close()
-    # Adopted and then forgotten: a third start finds nothing.
-    third = SqliteJournal(tmp_path)
-    assert await third.open() == []
-    await third.close()
+    assert {e.owner for e in adopted} != {neighbour.owner}
+    # Adopted once: a second look, and a fresh start, find nothing to take.
+    assert await neighbour.maintain() == []
+    fresh = SqliteJournal(tmp_path)
+    assert await fresh.open() == []
+    await fresh.close()
+    await neighbour.forget("intent-a")
+    await neighbour.forget("intent-lost")
+    await neighbour.close()
 
 
 async def test_sqlite_fixed_replica_id_recovers_its_own_earlier_life(tmp_path: Path) -> None:
