@@ -66,7 +66,7 @@ async def test_sqlite_neighbour_adopts_only_the_entries_of_a_dead_process(tmp_pa
     assert {e.owner for e in adopted} != {neighbour.owner}
     # Adopted once: a second look, and a fresh start, find nothing to take.
     assert await neighbour.maintain() == []
-    fresh = SqliteJournal(tmp_path)
+    fresh = SqliteJournal(tmp_path, owner="another-bridge")  # Same process: another id.
     assert await fresh.open() == []
     await fresh.close()
     await neighbour.forget("intent-a")
