@@ -34,7 +34,7 @@ from avatar_bridge.leg import Leg as Leg  # Re-exported: older imports name the 
 from avatar_bridge.leg import LegFactory as LegFactory
 from avatar_bridge.lite.leg import connect_lite_leg
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
-from avatar_bridge.registry import SessionRegistry
+from avatar_bridge.registry import SessionRegistry, ShuttingDown
 from avatar_bridge.security.allowlist import HostAllowlist
 from avatar_bridge.security.principal import OPERATE, Principal, current_principal
 from avatar_bridge.security.quotas import UNLIMITED, QuotaPolicy
@@ -194,9 +194,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
                 )
             )
-            leg = await self._registry.unless_closing(
-                self._connect_leg(plan, started, converter, extra)
-            )
+            try:
+                leg = await self._registry.unless_closing(
+                    self._connect_leg(plan, started, converter, extra)
+                )
+            except ShuttingDown as exc:
+                # The client already has session_started: end it the way live calls end.
+                ending = Ending(pb.STOP_REASON_SERVER_SHUTDOWN, exc.message)
+                await context.write(
+                    pb.ConverseResponse(
+                        session_stopped=pb.SessionStopped(reason=ending.reason, detail=exc.message)
+                    )
+                )
+                return
             if plan.attached and plan.stop_on_end:
                 # An attached session becomes ours to stop only once we reached it.
                 await self._registry.adopt(session_id)
