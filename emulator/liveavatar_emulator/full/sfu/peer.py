@@ -72,6 +72,7 @@ class RtcParticipant(Participant):
         self._background: set[asyncio.Task[None]] = set()
         self._writer_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self._media_from: set[str] = set()
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("track", self._on_track)
 
@@ -245,6 +246,7 @@ class RtcParticipant(Participant):
     async def _answer(self, offer: rtc.SessionDescription) -> None:
         async with self._offer_lock:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            self._subscribe_media()
             early, self._early_candidates = self._early_candidates, []
             for cand in early:
                 await self.pc.addIceCandidate(cand)
@@ -256,6 +258,40 @@ class RtcParticipant(Participant):
                     answer=rtc.SessionDescription(type="answer", sdp=local.sdp, id=offer.id)
                 )
             )
+
+    def _subscribe_media(self) -> None:
+        """Send media-publishing participants' tracks on the client's free receive slots.
+
+        The server never offers, so media rides on the client's own offer: LiveKit clients
+        offer recvonly audio/video sections up front. The msid ``<participant sid>|<track
+        sid>`` is how they map a remote track to its publication.
+        """
+        if not self.params.auto_subscribe:
+            return
+        for other in self.room.others(self):
+            media = getattr(other, "media", None)
+            if media is None or other.sid in self._media_from:
+                continue
+            tracks = media.new_tracks()
+            free = {
+                kind: [
+                    t
+                    for t in self.pc.getTransceivers()
+                    if t.kind == kind and t.sender.track is None and not t.stopped
+                ]
+                for kind in ("audio", "video")
+            }
+            if any(not free[track.kind] for track in tracks):
+                log.info("room %s: no receive slot for %s's media", self.room.name, other.identity)
+                for track in tracks:
+                    track.stop()
+                continue
+            for track in tracks:
+                sender = self.pc.addTrack(track)
+                sender._stream_id = f"{other.sid}|{track.id}"
+                sender._track_id = track.id
+            self._media_from.add(other.sid)
+            log.info("room %s: %s subscribed to %s", self.room.name, self.identity, other.identity)
 
     async def _trickle(self, trickle: rtc.TrickleRequest) -> None:
         if trickle.target != rtc.PUBLISHER or not trickle.candidateInit:
