@@ -25,7 +25,8 @@ class _PacedTrack(MediaStreamTrack):
 
     def __init__(self, media: AvatarMedia, track_id: str, period_s: float) -> None:
         super().__init__()
-        self._id = track_id  # the LiveKit track sid: clients map media to publications by it
+        self.sid = track_id
+        """The LiveKit track sid: clients map incoming media to the publication by it."""
         self._media = media
         self._period = period_s
         self._t0: float | None = None

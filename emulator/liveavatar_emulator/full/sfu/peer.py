@@ -255,9 +255,19 @@ class RtcParticipant(Participant):
             local = self.pc.localDescription
             self.send_signal(
                 rtc.SignalResponse(
-                    answer=rtc.SessionDescription(type="answer", sdp=local.sdp, id=offer.id)
+                    answer=rtc.SessionDescription(
+                        type="answer", sdp=local.sdp, id=offer.id, mid_to_track_id=self._mids()
+                    )
                 )
             )
+
+    def _mids(self) -> dict[str, str]:
+        """mid -> track sid of the media we send (newer clients resolve tracks by mid)."""
+        return {
+            t.mid: t.sender.track.sid
+            for t in self.pc.getTransceivers()
+            if t.mid is not None and getattr(t.sender.track, "sid", None)
+        }
 
     def _subscribe_media(self) -> None:
         """Send media-publishing participants' tracks on the client's free receive slots.
@@ -288,8 +298,8 @@ class RtcParticipant(Participant):
                 continue
             for track in tracks:
                 sender = self.pc.addTrack(track)
-                sender._stream_id = f"{other.sid}|{track.id}"
-                sender._track_id = track.id
+                sender._stream_id = f"{other.sid}|{track.sid}"
+                sender._track_id = track.sid
             self._media_from.add(other.sid)
             log.info("room %s: %s subscribed to %s", self.room.name, self.identity, other.identity)
 
