@@ -18,9 +18,10 @@ import uuid
 import httpx
 import numpy as np
 import pytest
-from emulator.helpers import WAIT, create, full_body, lite_ws, start
+from emulator.helpers import WAIT, create, full_body, lite_body, lite_ws, start
 
 from liveavatar_emulator import Emulator
+from liveavatar_emulator.full import LiveKitFullBackend
 
 from .conftest import RATE, WAIT_S, Viewer
 
@@ -180,3 +181,37 @@ async def test_full_viewer_hears_a_voice_between_speak_started_and_ended(
     assert loud, "the viewer heard no voice"
     assert started_at - 0.1 <= loud[0] <= started_at + ONSET_TOLERANCE_S
     assert loud[-1] <= ended_at + STOP_TOLERANCE_S
+
+
+async def test_lite_avatar_joins_the_callers_own_room_and_is_heard(
+    backend: LiveKitFullBackend, emu: Emulator
+) -> None:
+    # The caller's room is on the emulator's LiveKit server; the caller is there first.
+    room = f"byo-{uuid.uuid4().hex[:8]}"
+    backend.server.create_room(room)
+    viewer = Viewer(avatar_identity="liveavatar-avatar-agent")
+    try:
+        await asyncio.wait_for(
+            viewer.room.connect(backend.livekit_url, backend.mint(room, "caller")), WAIT_S
+        )
+        byo = {
+            "livekit_url": backend.livekit_url,
+            "livekit_room": room,
+            "livekit_client_token": backend.mint(room, "liveavatar-avatar-agent", agent=True),
+        }
+        signal = pattern_signal(2.0, seed=3)
+        async with httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http:
+            _sid, token = await create(http, lite_body(livekit_config=byo))
+            data = await start(http, token)
+            await asyncio.wait_for(viewer.audio_ready.wait(), WAIT_S)
+            await asyncio.wait_for(viewer.video_ready.wait(), WAIT_S)
+            async with lite_ws(str(data["ws_url"])) as ws:
+                for audio in chunks(signal):
+                    await ws.send({"type": "agent.speak", "event_id": "B1", "audio": audio})
+                await ws.send({"type": "agent.speak_end"})
+                await asyncio.wait_for(ws.wait_type("agent.speak_ended"), WAIT_S)
+                await asyncio.sleep(STOP_TOLERANCE_S + 0.4)
+        score, _lag = best_correlation(signal, viewer.recording.pcm())
+        assert score > 0.9, f"envelope correlation {score:.3f}"
+    finally:
+        await viewer.close()

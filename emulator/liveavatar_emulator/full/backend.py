@@ -21,6 +21,7 @@ from .agent import AVATAR_IDENTITY, SessionAgent
 from .config import FullModeConfig
 from .session import FullSession
 from .sfu.inspect import audio_json, packets_json
+from .sfu.peer import RtcParticipant
 from .sfu.server import LiveKitServer
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,9 @@ class LiveKitFullBackend:
         room = self.server.create_room(name)
         avatar = MediaParticipant(identity or AVATAR_IDENTITY, AvatarMedia(session.id))
         room.add(avatar)
+        for other in room.others(avatar):
+            if isinstance(other, RtcParticipant):
+                other.request_media_sections(audios=1, videos=1)
         self.lite_avatars[session.id] = (name, avatar, room_name is None)
         log.info("session %s: LITE avatar joined room %s", session.id, name)
         return avatar.media

@@ -261,6 +261,20 @@ class RtcParticipant(Participant):
                 )
             )
 
+    def request_media_sections(self, audios: int, videos: int) -> None:
+        """Ask the client for more receive slots; it answers with a new offer (v1 clients).
+
+        This is how a participant that starts publishing after the client joined (the avatar
+        joining a bring-your-own room) reaches it: the server never offers itself.
+        """
+        self.send_signal(
+            rtc.SignalResponse(
+                media_sections_requirement=rtc.MediaSectionsRequirement(
+                    num_audios=audios, num_videos=videos
+                )
+            )
+        )
+
     def _mids(self) -> dict[str, str]:
         """mid -> track sid of the media we send (newer clients resolve tracks by mid)."""
         return {
