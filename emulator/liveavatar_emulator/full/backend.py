@@ -120,6 +120,16 @@ class LiveKitFullBackend:
             return None
         return grants.room, claims.identity
 
+    def avatar_room(self, session_id: str) -> tuple[str, str] | None:
+        """(room, avatar identity) where the session's avatar publishes, if it does."""
+        lite = self.lite_avatars.get(session_id)
+        if lite is not None:
+            return lite[0], lite[1].identity
+        agent = self.agents.get(session_id)
+        if agent is not None:
+            return agent.room.name, agent.avatar.identity
+        return None
+
     def mint(self, room: str, identity: str, *, agent: bool = False) -> str:
         """A token this server accepts for ``identity`` in ``room``."""
         return self._token(room, identity, kind="agent" if agent else "standard")

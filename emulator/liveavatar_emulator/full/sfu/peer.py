@@ -73,6 +73,7 @@ class RtcParticipant(Participant):
         self._writer_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self._media_from: set[str] = set()
+        self._slots_requested: set[str] = set()
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("track", self._on_track)
 
@@ -296,20 +297,26 @@ class RtcParticipant(Participant):
             media = getattr(other, "media", None)
             if media is None or other.sid in self._media_from:
                 continue
-            tracks = media.new_tracks()
             free = {
                 kind: [
                     t
                     for t in self.pc.getTransceivers()
-                    if t.kind == kind and t.sender.track is None and not t.stopped
+                    if t.kind == kind
+                    and t.sender.track is None
+                    and not t.stopped
+                    # only sections the client offered to receive on (stored from our side)
+                    and getattr(t, "_offerDirection", None) in ("sendonly", "sendrecv")
                 ]
                 for kind in ("audio", "video")
             }
-            if any(not free[track.kind] for track in tracks):
-                log.info("room %s: no receive slot for %s's media", self.room.name, other.identity)
-                for track in tracks:
-                    track.stop()
+            if not free["audio"] or not free["video"]:
+                # Clients that offer no receive slots up front add them on request.
+                if other.sid not in self._slots_requested:
+                    self._slots_requested.add(other.sid)
+                    log.info("room %s: asking %s for receive slots", self.room.name, self.identity)
+                    self.request_media_sections(audios=1, videos=1)
                 continue
+            tracks = media.new_tracks()
             for track in tracks:
                 sender = self.pc.addTrack(track)
                 sender._stream_id = f"{other.sid}|{track.sid}"
