@@ -20,10 +20,10 @@ import uuid
 import httpx
 import numpy as np
 import pytest
-from emulator.helpers import WAIT, create, full_body, inspect, lite_body, lite_ws, start
+from emulator.helpers import WAIT, create, fast, full_body, inspect, lite_body, lite_ws, start
 
 from liveavatar_emulator import Emulator
-from liveavatar_emulator.full import LiveKitFullBackend
+from liveavatar_emulator.full import FullModeConfig, LiveKitFullBackend
 
 from .conftest import RATE, WAIT_S, Viewer
 
@@ -253,3 +253,30 @@ async def test_lite_avatar_joins_the_callers_own_room_and_is_heard(
         assert loud and started_at <= loud[0] <= started_at + ONSET_TOLERANCE_S
     finally:
         await viewer.close()
+
+
+async def test_v0_client_gets_the_avatar_on_a_server_offered_connection() -> None:
+    # Clients without the v1 signalling path (e.g. livekit-client 2.15 in HeyGen's web SDK)
+    # receive media on a second peer connection that the server offers.
+    config = FullModeConfig(port=0, stop_flush_s=0.1, v1_enabled=False)
+    signal = pattern_signal(2.0, seed=5)
+    async with (
+        LiveKitFullBackend(config) as backend,
+        Emulator(fast(), full_backend=backend) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
+    ):
+        _sid, data = await started_lite(http)
+        viewer = Viewer()
+        try:
+            await viewer.connect(str(data["livekit_url"]), str(data["livekit_client_token"]))
+            async with lite_ws(str(data["ws_url"])) as ws:
+                for audio in chunks(signal):
+                    await ws.send({"type": "agent.speak", "event_id": "V0", "audio": audio})
+                await ws.send({"type": "agent.speak_end"})
+                await asyncio.wait_for(ws.wait_type("agent.speak_ended"), WAIT_S)
+                await asyncio.sleep(STOP_TOLERANCE_S + 0.4)
+            assert viewer.recording.video_frames > 0
+            score = best_correlation(signal, viewer.recording.pcm())
+            assert score > MIN_CORRELATION, f"envelope correlation {score:.3f}"
+        finally:
+            await viewer.close()

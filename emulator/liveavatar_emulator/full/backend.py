@@ -104,7 +104,7 @@ class LiveKitFullBackend:
         room.add(avatar)
         for other in room.others(avatar):
             if isinstance(other, RtcParticipant):
-                other.request_media_sections(audios=1, videos=1)
+                other.media_changed()
         self.lite_avatars[session.id] = (name, avatar, room_name is None)
         log.info("session %s: LITE avatar joined room %s", session.id, name)
         return avatar.media
