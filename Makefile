@@ -28,7 +28,7 @@ VIEWER_JS := emulator/liveavatar_emulator/viewer_static/viewer.js
 
 web: $(VIEWER_JS)
 
-$(VIEWER_JS): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/src/viewer.js
+$(VIEWER_JS): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/src/viewer.js $(WEB)/src/sdk_check.js
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 protos: $(STAMP)
