@@ -41,11 +41,19 @@ async function refreshSessions() {
       const button = document.createElement("button");
       button.textContent = `${s.mode} ${s.id}`;
       button.disabled = !s.watchable;
-      button.onclick = () => watch(s.id);
+      button.onclick = () => {
+        following = false;
+        watch(s.id);
+      };
       li.append(button);
       list.append(li);
     }
     $("empty").hidden = sessions.length > 0;
+    // Follow mode: without an explicit ?session=, watch the newest session as it appears, so
+    // that a session started by a script is on screen before its first words.
+    const current = sessions.find((s) => s.id === state.session);
+    const newest = sessions.find((s) => s.watchable);
+    if (following && newest && (!current || newest.id !== state.session)) watch(newest.id);
   } catch (err) {
     $("status").textContent = String(err);
   }
@@ -109,7 +117,8 @@ async function watch(sessionId) {
 }
 
 $("unmute").onclick = () => room && room.startAudio();
-refreshSessions();
-setInterval(refreshSessions, 2000);
 const wanted = new URLSearchParams(location.search).get("session");
+let following = !wanted;
 if (wanted) watch(wanted);
+refreshSessions();
+setInterval(refreshSessions, 1000);
