@@ -267,7 +267,7 @@ class LiteConnection:
         self._session.counters["pcm_chunks"] += 1
         await self._ack("agent.audio_buffer_appended", event_id)
         if pcm:
-            await self._playback.speak(event_id, len(pcm))
+            await self._playback.speak(event_id, pcm)
 
 
 def _registry(websocket: WebSocket) -> SessionRegistry:
