@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .auth import registry_of
 from .faults import FaultInjector
 from .sessions import Session, SessionRegistry
+from .socket_faults import socket_faults
 
 router = APIRouter(prefix="/_emulator")
 
@@ -188,3 +189,49 @@ async def reset(request: Request, registry: Registry) -> dict[str, Any]:
     await registry.reset()
     _faults(request).reset()
     return {"reset": True}
+
+
+# -- per-session LITE socket faults (see socket_faults.py) -----------------------------------
+
+
+class StallRequest(BaseModel):
+    """Hold every event of the session's LITE socket for ``seconds`` (real seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(..., ge=0.0, le=600.0)
+
+
+class RefuseReconnectRequest(BaseModel):
+    """Refuse the next ``count`` reconnect handshakes (HTTP 403); 0 stops refusing."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(1, ge=0)
+
+
+@router.post("/sessions/{session_id}/ws_stall")
+async def ws_stall(
+    session_id: str, request: Request, registry: Registry, body: StallRequest
+) -> dict[str, Any]:
+    """Stall the session's LITE events: nothing is sent until the stall ends."""
+    _session(registry, session_id)
+    faults = socket_faults(request.app.state)
+    faults.stall(session_id, body.seconds)
+    return faults.snapshot(session_id)
+
+
+@router.post("/sessions/{session_id}/ws_refuse_reconnect")
+async def ws_refuse_reconnect(
+    session_id: str, request: Request, registry: Registry, body: RefuseReconnectRequest
+) -> dict[str, Any]:
+    """Refuse the session's next LITE reconnects, as an expired ws_url would."""
+    _session(registry, session_id)
+    faults = socket_faults(request.app.state)
+    faults.refuse(session_id, body.count)
+    return faults.snapshot(session_id)
+
+
+@router.get("/sessions/{session_id}/ws_faults")
+async def ws_faults(session_id: str, request: Request, registry: Registry) -> dict[str, Any]:
+    """The session's socket fault state and counters."""
+    _session(registry, session_id)
+    return socket_faults(request.app.state).snapshot(session_id)

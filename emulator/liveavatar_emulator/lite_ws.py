@@ -25,6 +25,7 @@ from fastapi import APIRouter, WebSocket
 from .config import EmulatorConfig
 from .playback import Playback
 from .sessions import CommandRecord, EventRecord, Session, SessionRegistry, SessionStatus
+from .socket_faults import socket_faults
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class LiteConnection:
         self._send_lock = asyncio.Lock()
         self._playback = Playback(session, config, self._send)
         self._observed = config.lite_event_profile in ("observed", "both")
+        self._faults = socket_faults(websocket.app.state)
 
     async def run(self) -> None:
         """Serve the socket until the peer goes away or we close it."""
@@ -107,6 +109,8 @@ class LiteConnection:
     # -- sending ------------------------------------------------------------------------------
 
     async def _send(self, event: dict[str, Any]) -> None:
+        if self._session.active:  # An injected stall delays events; never the closing ones.
+            await self._faults.wait_stall(self._session.id)
         if self._closed:
             return
         self._session.events.append(
@@ -284,6 +288,9 @@ async def lite_socket(websocket: WebSocket, session_id: str) -> None:
         or session.ws_token is None
         or not secrets.compare_digest(token.encode(), session.ws_token.encode())
         or session.status is not SessionStatus.STARTED
+        or socket_faults(websocket.app.state).refuses(
+            session.id, previous_connections=session.ws_connections
+        )
     ):
         # Closing before accept answers the handshake with HTTP 403.
         await websocket.close(code=CLOSE_POLICY_VIOLATION)

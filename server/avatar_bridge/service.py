@@ -31,6 +31,11 @@ from avatar_bridge.errors import (
     UpstreamError,
 )
 from avatar_bridge.lite.core import LiteCore
+from avatar_bridge.lite.recovery import (
+    ReconnectingLiteTransport,
+    ReconnectPolicy,
+    session_alive_check,
+)
 from avatar_bridge.lite.transport import LiteTransport
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
 from avatar_bridge.registry import SessionRegistry
@@ -273,9 +278,29 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 "LiveAvatar started the LITE session without a ws_url (a connector session?): "
                 "this bridge needs the LITE WebSocket"
             )
-        transport = LiteTransport(started.ws_url, open_timeout_s=plan.options.ready_timeout_s)
+        defaults = self._config.session
+        ws_url, open_timeout_s = started.ws_url, plan.options.ready_timeout_s
+
+        async def connect() -> LiteTransport:
+            socket = LiteTransport(ws_url, open_timeout_s=open_timeout_s)
+            await socket.connect()
+            return socket
+
+        transport = ReconnectingLiteTransport(
+            connect,
+            session_alive=session_alive_check(self._rest.get_session, started.session_id),
+            policy=ReconnectPolicy(
+                attempts=defaults.reconnect_attempts, ready_timeout_s=open_timeout_s
+            ),
+            log_extra=extra,
+        )
         await transport.connect()
-        core = LiteCore(plan.options, converter, now=loop.time())
+        core = LiteCore(
+            plan.options,
+            converter,
+            now=loop.time(),
+            silence_timeout_s=defaults.upstream_silence_s,
+        )
         return Leg(core=core, transport=transport)
 
     async def _upstream_ending(self, session_id: str, exc: UpstreamClosed) -> Ending:
