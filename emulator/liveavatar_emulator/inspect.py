@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +12,9 @@ from .auth import registry_of
 from .faults import FaultInjector
 from .sessions import Session, SessionRegistry
 from .socket_faults import socket_faults
+
+if TYPE_CHECKING:
+    from .full import LiveKitFullBackend
 
 router = APIRouter(prefix="/_emulator")
 
@@ -235,3 +238,63 @@ async def ws_faults(session_id: str, request: Request, registry: Registry) -> di
     """The session's socket fault state and counters."""
     _session(registry, session_id)
     return socket_faults(request.app.state).snapshot(session_id)
+
+
+# -- per-session FULL room faults (see full/faults.py) ----------------------------------------
+
+
+class RoomDropRequest(BaseModel):
+    """Remove real participants from the session's room (LiveKit ``leave``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    identity: str | None = None
+    """Only this identity; default every non-emulated participant (the bridge, a frontend)."""
+
+
+class LeaveRequest(BaseModel):
+    """LiveAvatar's ``agent`` or ``avatar`` (heygen) participant leaves the room."""
+
+    model_config = ConfigDict(extra="forbid")
+    who: Literal["agent", "avatar"] = "agent"
+    rejoin_after_s: float | None = Field(None, ge=0.0, le=600.0)
+    """Rejoin after this many real seconds; default never."""
+
+
+@router.post("/sessions/{session_id}/room_drop")
+async def room_drop(
+    session_id: str, registry: Registry, body: Annotated[RoomDropRequest | None, Body()] = None
+) -> dict[str, Any]:
+    """The room drops the bridge's participant (or the one named)."""
+    from .full import faults as full_faults
+
+    backend = _full_backend(registry)
+    body = body or RoomDropRequest()
+    try:
+        dropped = await full_faults.drop_clients(backend, session_id, body.identity)
+    except full_faults.NoRoom:
+        raise HTTPException(404, "No running FULL room for this session") from None
+    return {"dropped": dropped}
+
+
+@router.post("/sessions/{session_id}/room_leave")
+async def room_leave(session_id: str, registry: Registry, body: LeaveRequest) -> dict[str, Any]:
+    """LiveAvatar's agent or avatar participant leaves the room (and optionally rejoins)."""
+    from .full import faults as full_faults
+
+    backend = _full_backend(registry)
+    try:
+        identity = full_faults.participant_leaves(
+            backend, session_id, body.who, body.rejoin_after_s
+        )
+    except full_faults.NoRoom:
+        raise HTTPException(404, "No running FULL room for this session") from None
+    return {"left": identity, "rejoin_after_s": body.rejoin_after_s}
+
+
+def _full_backend(registry: SessionRegistry) -> LiveKitFullBackend:
+    from .full import LiveKitFullBackend
+
+    backend = registry.full_backend
+    if not isinstance(backend, LiveKitFullBackend):
+        raise HTTPException(409, "This emulator runs without the FULL (LiveKit) backend")
+    return backend
