@@ -47,6 +47,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livekit import rtc
+from livekit.rtc.room import EventTypes as RoomEvent
 
 from avatar_bridge.errors import UpstreamClosed, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
@@ -79,12 +80,13 @@ SIGNAL_ATTEMPT_TIMEOUT_S = 5.0
 WARNING_EVENT = "bridge.warning"
 """The core's BRIDGE_WARNING_EVENT (not imported: the transport does not depend on the core)."""
 
-_LATE_LEAVES: set[asyncio.Task[None]] = set()
-"""Leaves of joins that finished after their caller gave up (kept referenced until done)."""
+_LATE_LEAVES: set[asyncio.Future[None]] = set()
+"""Joins their caller gave up on, then the leaves of those that joined: kept referenced
+until done, so nothing native is still connecting or connected behind the bridge's back."""
 
 
 def pending_late_leaves() -> int:
-    """Joins abandoned by their caller that have not finished leaving yet."""
+    """Joins abandoned by their caller that have not finished (joining, then leaving) yet."""
     return len(_LATE_LEAVES)
 
 
@@ -152,12 +154,16 @@ class LiveKitTransport:
         self._held: list[dict[str, Any]] = []
         self._reconnecting: asyncio.TimerHandle | None = None
         self._resuming: asyncio.Task[None] | None = None
-        self._room.on("data_received", self._on_data)
-        self._room.on("disconnected", self._on_disconnected)
-        self._room.on("participant_connected", self._on_participant_connected)
-        self._room.on("participant_disconnected", self._on_participant_disconnected)
-        self._room.on("reconnecting", self._on_reconnecting)
-        self._room.on("reconnected", self._on_reconnected)
+        self._handlers: dict[RoomEvent, Callable[..., None]] = {
+            "data_received": self._on_data,
+            "disconnected": self._on_disconnected,
+            "participant_connected": self._on_participant_connected,
+            "participant_disconnected": self._on_participant_disconnected,
+            "reconnecting": self._on_reconnecting,
+            "reconnected": self._on_reconnected,
+        }
+        for event, handler in self._handlers.items():
+            self._room.on(event, handler)
 
     @property
     def identity(self) -> str:
@@ -205,11 +211,13 @@ class LiveKitTransport:
             return
         self._join_abandoned = True
         if not joining.done():
+            _LATE_LEAVES.add(joining)
             joining.add_done_callback(self._leave_late_join)
         else:
             self._leave_late_join(joining)
 
     def _leave_late_join(self, joining: asyncio.Future[None]) -> None:
+        _LATE_LEAVES.discard(joining)
         if joining.cancelled() or joining.exception() is not None:
             return  # Nothing joined, nothing to leave.
         task = asyncio.ensure_future(self._leave_quietly())
@@ -578,6 +586,15 @@ class LiveKitTransport:
             with contextlib.suppress(Exception):
                 await self._source.aclose()
         self._end(UpstreamClosed("the bridge left the LiveKit room"))
+        self._detach()
+
+    def _detach(self) -> None:
+        """Unhook from the SDK's Room: without the cycle room → handler → transport → room,
+        reference counting frees the Room and its native resources (sockets) at once."""
+        for event, handler in self._handlers.items():
+            with contextlib.suppress(Exception):
+                self._room.off(event, handler)
+        self._handlers = {}
 
 
 def _role(identity: str) -> str:
