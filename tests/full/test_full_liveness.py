@@ -9,6 +9,8 @@ network namespace: ``bash tests/netns/run.sh .venv/bin/pytest tests/full -m full
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -16,6 +18,7 @@ import pytest
 from conftest import API_KEY
 from server.helpers import SANDBOX_AVATAR_ID, WAIT_S, Stream
 
+from avatar_bridge.errors import UpstreamClosed, UpstreamUnavailable
 from avatar_bridge.full.transport import LiveKitTransport
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -104,26 +107,53 @@ def agent_commands(env: FullEnv, session_id: str) -> list[str]:
     return [str(c["command"]["event_type"]) for c in agent.commands]
 
 
+@contextlib.asynccontextmanager
+async def joined_transport(
+    env: FullEnv, **options: Any
+) -> AsyncIterator[tuple[LiveKitTransport, str]]:
+    """A session started over REST and the bridge's LiveKit leg joined to its room."""
+    rest = LiveAvatarClient(RestConfig(api_key=API_KEY, base_url=str(env.emu.http.base_url)))
+    try:
+        token = await rest.create_token(
+            {"mode": "FULL", "avatar_id": SANDBOX_AVATAR_ID, "avatar_persona": {}}
+        )
+        started = await rest.start_session(token)
+        transport = LiveKitTransport(
+            started.livekit_url,
+            started.livekit_client_token,
+            session_id=started.session_id,
+            keep_alive=_no_keep_alive,
+            **options,
+        )
+        await transport.connect()
+        try:
+            yield transport, started.session_id
+        finally:
+            await transport.close()
+            await rest.stop_session(started.session_id)
+    finally:
+        await rest.aclose()
+
+
+async def bridge_warnings(transport: LiveKitTransport, count: int) -> list[str]:
+    codes: list[str] = []
+    while len(codes) < count:
+        event = await asyncio.wait_for(transport.receive(), WAIT_S)
+        if event.get("event_type") == "bridge.warning":
+            codes.append(event["code"])
+    return codes
+
+
+# The fake LiveKit server has no resume, so the SDK's `reconnecting` / `reconnected` events are
+# emitted on the SDK's own Room object of a really joined room: its event emitter drives the
+# transport exactly as the SDK would.
+
+
 async def test_commands_sent_while_the_room_reconnects_are_held_then_sent(
     env: FullEnv,
 ) -> None:
-    """The SDK's `reconnecting` / `reconnected` events, emitted on a real joined room: the fake
-    LiveKit server has no resume, so the events are raised on the SDK's Room object itself."""
-    rest = LiveAvatarClient(RestConfig(api_key=API_KEY, base_url=str(env.emu.http.base_url)))
-    token = await rest.create_token(
-        {"mode": "FULL", "avatar_id": SANDBOX_AVATAR_ID, "avatar_persona": {}}
-    )
-    started = await rest.start_session(token)
-    session_id = started.session_id
-    transport = LiveKitTransport(
-        started.livekit_url,
-        started.livekit_client_token,
-        session_id=session_id,
-        keep_alive=_no_keep_alive,
-    )
-    await transport.connect()
-    try:
-        room = transport._room  # The SDK's own Room: its event emitter drives the transport.
+    async with joined_transport(env) as (transport, session_id):
+        room = transport._room
         room.emit("reconnecting")
         await transport.send({"event_type": "avatar.speak_text", "text": "held", "event_id": "h1"})
         await asyncio.sleep(0.3)  # Long enough for a publish to land, were it sent.
@@ -135,16 +165,26 @@ async def test_commands_sent_while_the_room_reconnects_are_held_then_sent(
                 break
             await asyncio.sleep(0.05)  # The emulated agent has no change notification.
         assert "avatar.speak_text" in agent_commands(env, session_id)
-        warnings = []
-        while len(warnings) < 2:
-            event = await asyncio.wait_for(transport.receive(), WAIT_S)
-            if event.get("event_type") == "bridge.warning":
-                warnings.append(event["code"])
-        assert warnings == ["ROOM_RECONNECTING", "ROOM_RECONNECTED"]
-    finally:
-        await transport.close()
-        await rest.stop_session(session_id)
-        await rest.aclose()
+        assert await bridge_warnings(transport, 2) == ["ROOM_RECONNECTING", "ROOM_RECONNECTED"]
+
+
+async def test_a_reconnect_that_takes_too_long_ends_the_leg(env: FullEnv) -> None:
+    async with joined_transport(env, reconnect_timeout_s=0.5) as (transport, _):
+        transport._room.emit("reconnecting")
+        assert await bridge_warnings(transport, 1) == ["ROOM_RECONNECTING"]
+        with pytest.raises(UpstreamClosed, match=r"did not come back within 0\.5 s"):
+            await asyncio.wait_for(transport.receive(), WAIT_S)
+        with pytest.raises(UpstreamClosed):  # And so does every send after.
+            await transport.send({"event_type": "avatar.interrupt"})
+
+
+async def test_held_commands_are_bounded_and_the_excess_is_an_error(env: FullEnv) -> None:
+    async with joined_transport(env) as (transport, _):
+        transport._room.emit("reconnecting")
+        for i in range(256):
+            await transport.send({"event_type": "avatar.interrupt", "event_id": f"c{i}"})
+        with pytest.raises(UpstreamUnavailable, match="256 commands are already held"):
+            await transport.send({"event_type": "avatar.interrupt", "event_id": "c256"})
 
 
 async def _no_keep_alive() -> None:
