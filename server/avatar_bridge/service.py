@@ -32,7 +32,7 @@ from avatar_bridge.errors import (
 )
 from avatar_bridge.leg import Leg as Leg  # Re-exported: older imports name the service.
 from avatar_bridge.leg import LegFactory as LegFactory
-from avatar_bridge.lite.leg import connect_lite_leg
+from avatar_bridge.lite.leg import lite_leg_factory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
 from avatar_bridge.registry import SessionRegistry, ShuttingDown
 from avatar_bridge.security.allowlist import HostAllowlist
@@ -78,7 +78,9 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         """session id → the principal whose conversation drives it (for StopSession's log)."""
         self._rest = rest
         self._registry = registry
-        self._legs: dict[pb.Mode.ValueType, LegFactory] = {pb.MODE_LITE: connect_lite_leg}
+        self._legs: dict[pb.Mode.ValueType, LegFactory] = {
+            pb.MODE_LITE: lite_leg_factory(rest.get_session, config.session)
+        }
         if full_leg is not None:
             self._legs[pb.MODE_FULL] = full_leg
         self._shutting_down = False
