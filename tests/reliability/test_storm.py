@@ -110,6 +110,6 @@ async def test_cancellation_storm_leaks_no_session(env: Env) -> None:
     assert left == [], f"{len(left)} sessions left active after the storm"
     # The storm really created sessions in every phase that gets that far.
     assert started["mid_utterance"] > 0 and started["after_interrupt"] > 0
-    # Cancels during token and start created sessions the clients never heard of.
-    # (How many depends on timing and machine load; a handful is enough to show the phase ran.)
-    assert len(sessions) - sum(started.values()) >= STREAMS // 100
+    # Some cancels landed inside token or start: sessions the clients never heard of (how many
+    # depends on the host's load: 40 to 130 of the 333 token and start streams were seen).
+    assert len(sessions) - sum(started.values()) > 0
