@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
+.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean fuzz
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
@@ -63,3 +63,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# A longer property-based fuzz of Converse (tests/admission/test_fuzz.py): 40 sequences per
+# example; FUZZ_EXAMPLES=500 is 20,000 sequences. `make test` runs 50 examples (2,000).
+FUZZ_EXAMPLES ?= 500
+fuzz: $(STAMP)
+	AVATAR_BRIDGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/admission/test_fuzz.py -s -p no:cacheprovider -o timeout=0

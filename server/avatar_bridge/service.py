@@ -147,6 +147,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             first = await self._first_request(context)
         if isinstance(first, Undecodable):
             raise InvalidRequest(first.describe("the first request"))
+        longest = self._config.limits.max_request_id_chars
+        if len(first.request_id) > longest:
+            raise InvalidRequest(
+                f"request_id has {len(first.request_id)} characters: expected at most {longest}"
+            )
         kind = first.WhichOneof("request")
         if kind != "config":
             raise InvalidRequest(
