@@ -75,6 +75,14 @@ class ServerConfig:
     """"json" (one object per line) or "text"."""
     limits: Limits = Limits()
     session: SessionDefaults = SessionDefaults()
+    state_dir: str = ""
+    """Directory of the SQLite session journal; empty (and no redis_url): not journaled."""
+    redis_url: str = field(default="", repr=False)
+    """Redis URL of the fleet journal (may hold a password: not in repr); wins over state_dir."""
+    replica_id: str = ""
+    """This replica's id in the journal; empty: host:pid:start of this process."""
+    lease_s: float = 15.0
+    """Redis journal lease: a replica silent this long is taken for dead."""
 
     @property
     def uses_emulator(self) -> bool:
@@ -96,6 +104,10 @@ _ENV = {
     "first_packet_ms": "AVATAR_BRIDGE_FIRST_PACKET_MS",
     "keep_alive_idle_s": "AVATAR_BRIDGE_KEEP_ALIVE_IDLE_S",
     "ready_timeout_s": "AVATAR_BRIDGE_READY_TIMEOUT_S",
+    "state_dir": "AVATAR_BRIDGE_STATE_DIR",
+    "redis_url": "AVATAR_BRIDGE_REDIS_URL",
+    "replica_id": "AVATAR_BRIDGE_REPLICA_ID",
+    "lease_s": "AVATAR_BRIDGE_LEASE_S",
 }
 
 
@@ -126,6 +138,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-packet-ms", type=int, help="first packet size (default 400)")
     parser.add_argument("--keep-alive-idle-s", type=float, help="keep-alive idle time (default 60)")
     parser.add_argument("--ready-timeout-s", type=float, help="session ready timeout (default 20)")
+    parser.add_argument(
+        "--state-dir",
+        help="session journal directory (default ~/.local/state/avatar-bridge with a real "
+        "LiveAvatar key; not journaled on the embedded emulator)",
+    )
+    parser.add_argument(
+        "--redis-url", help="Redis journal for a fleet (prefer AVATAR_BRIDGE_REDIS_URL)"
+    )
+    parser.add_argument("--replica-id", help="replica id in the journal (default host:pid:start)")
+    parser.add_argument("--lease-s", type=float, help="Redis journal lease seconds (default 15)")
 
 
 def from_sources(
@@ -164,6 +186,10 @@ def from_sources(
                     values.get("config_timeout_s", base.limits.config_timeout_s)
                 ),
             ),
+            state_dir=values.get("state_dir", base.state_dir),
+            redis_url=values.get("redis_url", base.redis_url),
+            replica_id=values.get("replica_id", base.replica_id),
+            lease_s=float(values.get("lease_s", base.lease_s)),
             session=replace(
                 base.session,
                 first_packet_ms=int(values.get("first_packet_ms", base.session.first_packet_ms)),
@@ -175,8 +201,16 @@ def from_sources(
         )
     except ValueError as exc:
         raise SystemExit(f"avatar-bridge: bad configuration value: {exc}") from exc
+    if not config.state_dir and not config.redis_url and not config.uses_emulator:
+        config = replace(config, state_dir=default_state_dir(env))
     _validate(config)
     return config
+
+
+def default_state_dir(env: Mapping[str, str]) -> str:
+    """$XDG_STATE_HOME/avatar-bridge, or ~/.local/state/avatar-bridge."""
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "avatar-bridge")
 
 
 def _validate(config: ServerConfig) -> None:
@@ -191,6 +225,7 @@ def _validate(config: ServerConfig) -> None:
             (20 <= config.session.first_packet_ms <= 2000, "first packet must be 20 to 2000 ms"),
             (5 <= config.session.keep_alive_idle_s <= 240, "keep-alive idle must be 5 to 240 s"),
             (config.log_format in ("json", "text"), "log format must be json or text"),
+            (config.lease_s >= 1, "lease must be >= 1 s"),
         )
         if not ok
     ]

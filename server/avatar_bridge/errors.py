@@ -11,6 +11,7 @@
     └── UpstreamError                LiveAvatar (REST, WebSocket or LiveKit) misbehaved
         ├── UpstreamRejected         a 4xx answer, mapped by status (401, 400/422, 404, credits …)
         ├── UpstreamUnavailable      UNAVAILABLE: timeouts, connection errors, 5xx after retries
+        │   └── UpstreamOutcomeUnknown   a call that creates was sent and its answer never came
         ├── UpstreamTimeout          DEADLINE_EXCEEDED: the session never became ready
         ├── UpstreamProtocolError    INTERNAL: an answer that breaks LiveAvatar's documented shape
         └── UpstreamClosed           UNAVAILABLE: the upstream connection closed unexpectedly
@@ -104,6 +105,12 @@ class UpstreamUnavailable(UpstreamError):
 
     grpc_code = grpc.StatusCode.UNAVAILABLE
     reason = "UPSTREAM_UNAVAILABLE"
+
+
+class UpstreamOutcomeUnknown(UpstreamUnavailable):
+    """A request that may have created or started a session got no answer: never retried."""
+
+    reason = "UPSTREAM_OUTCOME_UNKNOWN"
 
 
 class UpstreamTimeout(UpstreamError):

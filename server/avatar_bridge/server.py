@@ -21,9 +21,10 @@ from grpc_reflection.v1alpha import reflection
 
 from avatar_bridge.admission import grpc_queue_options
 from avatar_bridge.config import ServerConfig
+from avatar_bridge.journal import open_journal
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
-from avatar_bridge.registry import SessionRegistry
+from avatar_bridge.registry import SessionRegistry, Timing
 from avatar_bridge.service import AvatarBridgeService, LegFactory
 from avatar_bridge.wire import add_service
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -36,8 +37,18 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AvatarBridgeService"].full_name
 class BridgeServer:
     """One running bridge. `await start()` returns the bound port; `await stop()` shuts down."""
 
-    def __init__(self, config: ServerConfig, *, full_leg: LegFactory | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        full_leg: LegFactory | None = None,
+        rest_config: RestConfig | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        """`rest_config` and `timing` override the REST client and registry (tests, embedders)."""
         self.config = config
+        self._rest_config = rest_config
+        self._timing = timing
         self._full_leg = full_leg
         self._server: grpc.aio.Server | None = None
         self._rest: LiveAvatarClient | None = None
@@ -50,10 +61,24 @@ class BridgeServer:
     async def start(self) -> int:
         config = self.config
         scrubber.add(config.api_key)
-        self._rest = LiveAvatarClient(RestConfig(api_key=config.api_key, base_url=config.api_url))
-        rest = self._rest
-        self.registry = SessionRegistry(lambda sid, reason: rest.stop_session(sid, reason))
-        self.service = AvatarBridgeService(config, rest, self.registry, full_leg=self._full_leg)
+        rest_config = self._rest_config or RestConfig(
+            api_key=config.api_key, base_url=config.api_url
+        )
+        self._rest = LiveAvatarClient(rest_config)
+        journal = open_journal(
+            state_dir=config.state_dir,
+            redis_url=config.redis_url,
+            replica_id=config.replica_id,
+            lease_s=config.lease_s,
+        )
+        self.registry = SessionRegistry(
+            self._rest, journal, self._timing or Timing(token_wait_s=rest_config.timeout_s)
+        )
+        # Recovery: sessions a crashed run (or a dead replica) left are stopped in the background.
+        await self.registry.open()
+        self.service = AvatarBridgeService(
+            config, self._rest, self.registry, full_leg=self._full_leg
+        )
         limits = config.limits
         self._server = grpc.aio.server(
             options=[
@@ -106,12 +131,16 @@ class BridgeServer:
         self.service.begin_shutdown()
         self.registry.stop_all(pb.STOP_REASON_SERVER_SHUTDOWN, "the bridge is shutting down")
         # Conversations write SessionStopped and stop their upstream sessions themselves.
-        await self.registry.wait_conversations(max(0.0, (deadline - time.monotonic()) * 0.7))
-        await self.registry.stop_everything(max(0.5, (deadline - time.monotonic()) * 0.8))
+        await self.registry.wait_conversations(max(0.0, (deadline - time.monotonic()) * 0.6))
+        left = await self.registry.stop_everything(max(0.5, (deadline - time.monotonic()) * 0.8))
         await self._server.stop(max(0.0, deadline - time.monotonic()))
+        await self.registry.close()
         if self._rest is not None:
             await self._rest.aclose()
-        log.info("shut down")
+        log.info(
+            "shut down",
+            extra={"sessions_stopped": self.registry.stopped_count, "sessions_left": len(left)},
+        )
 
     async def wait_for_termination(self) -> None:
         await self._stopped.wait()

@@ -34,7 +34,7 @@ from avatar_bridge.errors import (
 from avatar_bridge.lite.core import LiteCore
 from avatar_bridge.lite.transport import LiteTransport
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
-from avatar_bridge.registry import SessionRegistry
+from avatar_bridge.registry import SessionRegistry, ShuttingDown
 from avatar_bridge.session_config import Plan, plan_from_config
 from avatar_bridge.wire import Undecodable
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -51,6 +51,8 @@ LIVEAVATAR_REASONS: dict[pb.StopReason.ValueType, str] = {
 }
 """StopReason values that are LiveAvatar's own SessionEndReasonEnum, by number."""
 _REASON_BY_NAME = {name: number for number, name in LIVEAVATAR_REASONS.items()}
+STOP_WAIT_S = 10.0
+"""How long a finished call waits for its upstream stop (which goes on after, if it must)."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
                 )
             )
-            leg = await self._connect_leg(plan, started, converter, extra)
+            try:
+                leg = await self._registry.unless_closing(
+                    self._connect_leg(plan, started, converter, extra)
+                )
+            except ShuttingDown as exc:
+                # The client already has session_started: end it the way live calls end.
+                ending = Ending(pb.STOP_REASON_SERVER_SHUTDOWN, exc.message)
+                await context.write(
+                    pb.ConverseResponse(
+                        session_stopped=pb.SessionStopped(reason=ending.reason, detail=exc.message)
+                    )
+                )
+                return
             conversation = Conversation(
                 context=context,
                 core=leg.core,
@@ -226,7 +240,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 with contextlib.suppress(Exception):
                     await leg.transport.close()
             if ending.upstream_ended:
-                self._registry.disown(session_id)
+                await self._registry.disown(session_id)
             await context.write(
                 pb.ConverseResponse(
                     session_stopped=pb.SessionStopped(
@@ -250,16 +264,20 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 },
             )
             if owned and session_id in self._registry.owned_sessions():
-                # The registry's task owns the stop; the call does not wait for it, so a stop
-                # that LiveAvatar stalls cannot turn the status after session_stopped into an
-                # error (shutdown waits for the stop; the admission slot is held until it ends).
-                self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
+                # The registry owns the stop (retried until done). The call waits a bounded
+                # while, so a client that ends normally sees the session stopped, but not once
+                # shutdown begins: a stop that LiveAvatar stalls must not outlast the grace and
+                # turn the status after session_stopped into UNAVAILABLE (shutdown waits for the
+                # stop itself; the admission slot is held until it ends).
+                stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
+                with contextlib.suppress(asyncio.CancelledError, ShuttingDown):
+                    await self._registry.unless_closing(asyncio.wait([stop], timeout=STOP_WAIT_S))
 
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""
         if plan.attached:
             if plan.stop_on_end:
-                self._registry.own(plan.attach_session_id)
+                await self._registry.adopt(plan.attach_session_id)
             return (
                 StartedSession(
                     session_id=plan.attach_session_id,
@@ -270,18 +288,8 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 plan.stop_on_end,
             )
         assert plan.token_body is not None
-        token = await self._rest.create_token(plan.token_body)
-        # Owned from the moment it exists: a start that fails or times out is stopped too.
-        self._registry.own(token.session_id)
-        try:
-            started = await self._rest.start_session(token)
-        except BaseException:
-            stop = self._registry.stop_upstream(token.session_id, "SERVER_ERROR")
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(stop)
-            raise
-        if started.session_id != token.session_id:
-            self._registry.own(started.session_id)
+        # The registry owns token and start: a cancel here never abandons the session.
+        started = await self._registry.create(plan.token_body, extra)
         log.info("upstream session started", extra={**extra, "session_id": started.session_id})
         return started, True
 
@@ -366,7 +374,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         except BridgeError as exc:
             self._operator_stops.discard(session_id)
             await context.abort(exc.grpc_code, exc.message)
-        self._registry.disown(session_id)
+        await self._registry.disown(session_id)
         had = self._registry.request_stop(
             session_id, pb.STOP_REASON_OPERATOR_STOPPED, "an operator stopped the session"
         )
