@@ -70,8 +70,10 @@ class Step:
 class Sequence:
     steps: tuple[Step, ...]
     ending: str
-    """half_close | cancel. (The config deadline has its own tests in test_limits.py: here a
-    loaded machine must not turn a slow first request into a different status.)"""
+    """half_close; cancel (right after the writes: before the config, during the token or start
+    call, mid-utterance); or cancel_started (once session_started arrived). The config deadline
+    has its own tests in test_limits.py: here a loaded machine must not turn a slow first request
+    into a different status."""
 
 
 def _undecodable_bytes() -> st.SearchStrategy[bytes]:
@@ -231,7 +233,8 @@ def sequences(draw: Any) -> Sequence:
         steps.append(_config(draw(st.sampled_from(kinds)), draw(_request_id())))
     for _ in range(draw(st.integers(0 if steps else 1, 6))):
         steps.append(_step(draw))
-    return Sequence(tuple(steps), draw(st.sampled_from(["half_close", "half_close", "cancel"])))
+    endings = ["half_close", "half_close", "cancel", "cancel_started"]
+    return Sequence(tuple(steps), draw(st.sampled_from(endings)))
 
 
 # The oracle: what the call must end with, from the input alone.
@@ -298,8 +301,9 @@ def run_sequence(channel: grpc.Channel, sequence: Sequence) -> Outcome:
         response_deserializer=pb.ConverseResponse.FromString,
     )
     finished = threading.Event()
-    cancel_when_started = sequence.ending == "cancel" and expected(sequence).opens_session
-    cancel_after_writes = sequence.ending == "cancel" and not cancel_when_started
+    opens = expected(sequence).opens_session
+    cancel_when_started = sequence.ending == "cancel_started" and opens
+    cancel_after_writes = sequence.ending.startswith("cancel") and not cancel_when_started
     calls: list[Any] = []
     created = threading.Event()
 
@@ -320,8 +324,6 @@ def run_sequence(channel: grpc.Channel, sequence: Sequence) -> Outcome:
         for event in call:
             events.append(event)
             if cancel_when_started and event.WhichOneof("event") == "session_started":
-                # Cancel once the session exists (a cancel during the token call is the
-                # ownership work of issue 7 item 1, tested by its own storm).
                 call.cancel()
     except grpc.RpcError:
         pass
@@ -345,7 +347,7 @@ def _check(sequence: Sequence, outcome: Outcome) -> None:
     if "session_stopped" in kinds:
         assert kinds[-1] == "session_stopped" and kinds.count("session_stopped") == 1, kinds
         assert outcome.code is grpc.StatusCode.OK, (outcome.code, outcome.details, kinds)
-    if sequence.ending == "cancel":
+    if sequence.ending.startswith("cancel"):
         assert outcome.code in (grpc.StatusCode.CANCELLED, want.code), (outcome, want)
         return
     assert outcome.code is want.code, (want, outcome.code, outcome.details, kinds)
