@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from avatar_bridge.errors import LimitExceeded, Overloaded
+from avatar_bridge.security.principal import Principal
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ Release = Callable[[], object]
 class AdmissionPolicy(Protocol):
     """An extra admission rule, checked after the global session limit."""
 
-    def check_and_take(self, principal: str) -> Release:
+    def check_and_take(self, principal: Principal) -> Release:
         """Take what `principal` needs, or raise a BridgeError (LimitExceeded) to refuse."""
         ...
 
@@ -142,7 +143,7 @@ class Admission:
             )
         return Ticket((self.pending.release,))
 
-    def admit(self, principal: str) -> Ticket:
+    def admit(self, principal: Principal) -> Ticket:
         """Take a session slot and whatever each policy needs, or raise; nothing is held then."""
         if not self.sessions.try_acquire():
             raise LimitExceeded(
@@ -180,7 +181,7 @@ class ShedWhenOverloaded:
     def __init__(self, signal: OverloadSignal) -> None:
         self._signal = signal
 
-    def check_and_take(self, principal: str) -> Release:
+    def check_and_take(self, principal: Principal) -> Release:
         if self._signal.overloaded():
             raise Overloaded(
                 "this bridge is overloaded (its event loop lags): retry on another instance"

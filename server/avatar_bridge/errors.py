@@ -6,6 +6,7 @@
     ├── InvalidRequest               INVALID_ARGUMENT: the client's config, audio or command
     ├── FailedPrecondition           FAILED_PRECONDITION: valid, but not in this state or mode
     ├── LimitExceeded                RESOURCE_EXHAUSTED: a server limit (sessions, sizes)
+    ├── PermissionDenied             PERMISSION_DENIED: the caller may not do this
     ├── Overloaded                   UNAVAILABLE: load shedding, a retry elsewhere may work
     ├── ClientTooSlow                DEADLINE_EXCEEDED: the client missed a bridge deadline
     └── UpstreamError                LiveAvatar (REST, WebSocket or LiveKit) misbehaved
@@ -57,6 +58,13 @@ class LimitExceeded(BridgeError):
 
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "LIMIT_EXCEEDED"
+
+
+class PermissionDenied(BridgeError):
+    """The caller is authenticated but may not do this (a role, or an attach target)."""
+
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PERMISSION_DENIED"
 
 
 class Overloaded(BridgeError):

@@ -12,7 +12,7 @@ import pytest
 from conftest import API_KEY  # tests/conftest.py
 from server.helpers import Inspector
 
-from avatar_bridge.config import Limits, ServerConfig
+from avatar_bridge.config import Limits, SecurityConfig, ServerConfig
 from avatar_bridge.server import BridgeServer
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 from liveavatar_emulator import Emulator
@@ -39,6 +39,8 @@ async def limited_bridge(emulator: Emulator, **limits: Any) -> AsyncIterator[Lim
         api_key=API_KEY,
         shutdown_grace_s=5.0,
         limits=replace(Limits(), **limits),
+        # The attach tests dial targets on loopback, outside the default attach allowlist.
+        security=SecurityConfig(attach_allow=("127.0.0.1",)),
     )
     server = BridgeServer(config)
     port = await server.start()
