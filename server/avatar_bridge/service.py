@@ -139,6 +139,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             first = await self._first_request(context)
         if isinstance(first, Undecodable):
             raise InvalidRequest(first.describe("the first request"))
+        longest = self._config.limits.max_request_id_chars
+        if len(first.request_id) > longest:
+            raise InvalidRequest(
+                f"request_id has {len(first.request_id)} characters: expected at most {longest}"
+            )
         kind = first.WhichOneof("request")
         if kind != "config":
             raise InvalidRequest(
@@ -255,11 +260,14 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 },
             )
             if owned and session_id in self._registry.owned_sessions():
-                # The registry owns the stop (retried until done); the call waits a bounded
-                # while, so a client that ends normally sees the session stopped.
+                # The registry owns the stop (retried until done). The call waits a bounded
+                # while, so a client that ends normally sees the session stopped, but not once
+                # shutdown begins: a stop that LiveAvatar stalls must not outlast the grace and
+                # turn the status after session_stopped into UNAVAILABLE (shutdown waits for the
+                # stop itself; the admission slot is held until it ends).
                 stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait([stop], timeout=STOP_WAIT_S)
+                with contextlib.suppress(asyncio.CancelledError, ShuttingDown):
+                    await self._registry.unless_closing(asyncio.wait([stop], timeout=STOP_WAIT_S))
 
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""

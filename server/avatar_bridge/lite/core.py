@@ -232,6 +232,14 @@ class LiteCore:
                     )
                 )
             ]
+        if kind == "audio":
+            # Checked on arrival, not when held audio is sent: an invalid chunk ends the call
+            # whatever the session's state (an interrupt may drop held audio unconverted).
+            assert self._converter is not None
+            try:
+                self._converter.input_format.frame_count(len(request.audio.data))
+            except AudioFormatError as exc:
+                return [Fail(InvalidRequest(str(exc)))]
         if not self._ready:
             return self._hold(request)
         if kind == "audio":
