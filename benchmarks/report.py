@@ -71,12 +71,14 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "## Time to first speech (emulator, 3 s utterances, 20 ms chunks)",
             "",
-            "| sender | source speed | first speech ms (median) | starvations (total) | runs |",
-            "|---|---|---|---|---|",
+            "| sender | source speed | jitter ms | first speech ms (median) | starvations (total) "
+            "| runs |",
+            "|---|---|---|---|---|---|",
         ]
         for row in speech:
             lines.append(
-                f"| {row['sender']} | {row['speed']}x | {row['first_speech_ms']:.0f} | "
+                f"| {row['sender']} | {row['speed']}x | {row.get('jitter_ms', 0)} | "
+                f"{row['first_speech_ms']:.0f} | "
                 f"{row['starvations']} | {row['runs']} |"
             )
         lines.append("")
