@@ -337,5 +337,5 @@ if __name__ == "__main__":
         help="SESSIONS,CHUNK_MS: one step under py-spy (collapsed stacks in results/), then exit",
     )
     parser.add_argument("--no-first-speech", dest="first_speech", action="store_false")
-    parser.add_argument("--first-speech-repeats", type=int, default=2)
+    parser.add_argument("--first-speech-repeats", type=int, default=1)
     asyncio.run(main(parser.parse_args()))
