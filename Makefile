@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NODE_DIR := clients/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench bench-long clean
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long
 
 help:
-	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
+	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
 	@echo "make test   - set up, lint, type-check, check the protos and run every test"
 	@echo "make bench  - run the benchmarks"
 	@echo "make protos - regenerate the Python stubs from protos/"
@@ -21,15 +23,40 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[emulator,dev]'
 	touch $(STAMP)
 
-protos: $(STAMP)
+# The Node client's packages, exactly as locked (package-lock.json).
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# Node client: tsc, the generated-types drift check, and a LITE conversation on the real bridge.
+test-node: $(STAMP) $(NODE_STAMP)
+	cd $(NODE_DIR) && npm test
+
+# Python stubs, Go stubs (buf.gen.yaml: Debian's protoc-gen-go/-go-grpc) and the Node types.
+protos: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python protos/generate.py
+	$(BIN)/buf generate
+	cd $(NODE_DIR) && npm run --silent gen
 
 check-protos: $(STAMP)
 	$(BIN)/python protos/generate.py --check
 
+# buf breaking compares with protos/v1.binpb, the committed image of the landed v1 contract: a git
+# ref (`.git#branch=main`) is missing from a fresh single-branch clone, an image never is.
 buf: $(STAMP)
 	$(BIN)/buf lint
 	$(BIN)/buf build -o /dev/null
+	$(BIN)/buf breaking --against protos/v1.binpb
+
+# Refresh the breaking-change baseline when a release lands (only additions should be in the diff).
+protos-baseline: $(STAMP)
+	$(BIN)/buf breaking --against protos/v1.binpb
+	$(BIN)/buf build -o protos/v1.binpb
+
+# The image and the Kubernetes manifests: hadolint, and the Kubernetes schemas (strict, offline).
+deploy-check: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet $(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -49,10 +76,14 @@ test-unit: $(STAMP)
 test-full: $(STAMP)
 	bash tests/netns/run.sh $(BIN)/pytest -m full $(PYTEST_ARGS)
 
-test: buf check-protos lint typecheck test-unit test-full
+test: buf check-protos lint typecheck deploy-check test-unit test-full test-node
 
 run: $(STAMP)
-	$(BIN)/avatar-bridge serve
+	$(BIN)/avatar-bridge serve $(if $(LIVEAVATAR_API_KEY),,--emulator)
+
+# FULL mode needs a non-loopback interface: bridge + grpcurl in a private network namespace.
+full-demo: $(STAMP)
+	bash examples/full-demo.sh
 
 emulator: $(STAMP)
 	$(BIN)/liveavatar-emulator
@@ -75,3 +106,17 @@ bench-long: $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# Mutation testing (tests/mutation/run.sh): one module at a time, fast tests only, nice -n 10.
+# MUTATION_MODULES="avatar_bridge/errors.py ..." picks modules; results in build/mutation/.
+MUTATION_MODULES ?=
+mutation: $(STAMP)
+	bash tests/mutation/run.sh $(MUTATION_MODULES)
+
+# `make test` three times in a row while stress-ng (Debian) keeps both cores busy: the suite
+# must not depend on an idle machine. stress-ng is installed here when missing (root).
+LOADED_RUNS ?= 3
+test-loaded: $(STAMP)
+	command -v stress-ng >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng; }
+	bash tests/loaded.sh $(LOADED_RUNS)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import get_args
 
 from .config import EmulatorConfig, EventProfile, OversizePolicy, StarvationEvent
@@ -18,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Command-line options (a subset of ``EmulatorConfig``)."""
     p = argparse.ArgumentParser(prog="liveavatar-emulator", description=__doc__)
     d = EmulatorConfig()
+    p.add_argument("--version", action="version", version=f"%(prog)s {version('avatar-bridge')}")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8900)
     p.add_argument(
@@ -87,7 +91,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(_serve(config_from_args(args), args.host, args.port))
+    try:
+        asyncio.run(_serve(config_from_args(args), args.host, args.port))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        sys.exit(
+            f"liveavatar-emulator: cannot listen on {args.host}:{args.port}: the port is in use "
+            "(`make run` embeds an emulator on 8900 already: use it, or pick another --port)."
+        )
 
 
 if __name__ == "__main__":

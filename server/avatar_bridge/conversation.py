@@ -28,6 +28,7 @@ import grpc
 from avatar_bridge.actions import Action, ClearAudio, Emit, Fail, PublishAudio, SendUpstream
 from avatar_bridge.config import Limits
 from avatar_bridge.errors import BridgeError, InvalidRequest, UpstreamClosed, UpstreamError
+from avatar_bridge.wire import Undecodable
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -249,20 +250,28 @@ class Conversation:
         limits = self._limits
         try:
             while True:
-                if not self._has_room():
-                    self._room.clear()
-                    await self._room.wait()
+                # Read first, then hold only audio for room: a half-close, an interrupt or any
+                # command behind a long backlog reaches the core at once (at most one request
+                # waits here, as the module docstring counts).
                 request: object = await self._context.read()
                 if request is grpc.aio.EOF:
                     self._put("eof", None)
                     return
-                assert isinstance(request, pb.ConverseRequest)
                 self.requests += 1
+                if isinstance(request, Undecodable):
+                    # Request 1 was the config; name this one by its place in the stream.
+                    which = f"request {self.requests + 1}"
+                    self._put("fail", InvalidRequest(request.describe(which)))
+                    return
+                assert isinstance(request, pb.ConverseRequest)
                 problem = _check_limits(request, limits)
                 if problem is not None:
                     self._put("fail", problem)
                     return
                 if request.WhichOneof("request") == "audio":
+                    if not self._has_room():
+                        self._room.clear()
+                        await self._room.wait()
                     size = len(request.audio.data)
                     self.audio_bytes_in += size
                     self._inbox_audio_bytes += size

@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from avatar_bridge.actions import Action, Emit, Fail, SendUpstream
-from avatar_bridge.audio import OUTPUT_BYTES_PER_MS, AudioConverter, AudioEncoding, AudioFormat
-from avatar_bridge.config import SessionDefaults
+from avatar_bridge.audio import AudioConverter, AudioEncoding, AudioFormat
 from avatar_bridge.errors import UpstreamTimeout
 from avatar_bridge.lite.core import LiteCore
 from avatar_bridge.session_config import SessionOptions
@@ -19,18 +18,20 @@ from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 PCM24 = AudioFormat(AudioEncoding.LINEAR16, 24000, 1)
 MAX_PACKET_B64 = 1_000_000
+OUTPUT_BYTES_PER_MS = 48
+"""24 kHz mono PCM16 by the spec: 24 samples/ms x 2 bytes = 48 bytes per ms (not imported)."""
 
 
 def options(**overrides: Any) -> SessionOptions:
-    d = SessionDefaults()
+    # The README's documented defaults, literally.
     base = SessionOptions(
-        first_packet_ms=d.first_packet_ms,
-        packet_ms=d.packet_ms,
-        low_water_ms=d.low_water_ms,
-        keep_alive_idle_s=d.keep_alive_idle_s,
-        ready_timeout_s=d.ready_timeout_s,
-        drain_timeout_s=d.drain_timeout_s,
-        max_pending_ms=d.max_pending_ms,
+        first_packet_ms=400,
+        packet_ms=1000,
+        low_water_ms=300,
+        keep_alive_idle_s=60.0,
+        ready_timeout_s=20.0,
+        drain_timeout_s=30.0,
+        max_pending_ms=10_000,
     )
     return replace(base, **overrides)
 
@@ -344,17 +345,22 @@ def test_eof_before_ready_waits_for_ready_then_sends_everything() -> None:
 
 # Properties over arbitrary inputs.
 
-FAMILIES = ("documented", "observed", "both")
+FAMILIES = ("documented", "observed", "both", "repeated")
+"""`repeated`: the documented events with every start sent twice (a redelivered event), which
+must not yield a second avatar_speak_started."""
 
 
 def play_turn(h: Harness, uid: str, family: str, *, interrupted: bool = False) -> None:
     """What LiveAvatar sends for one turn, in one event family."""
-    if family in ("documented", "both"):
+    if family in ("documented", "both", "repeated"):
         h.up(type="agent.speak_started", event_id=uid, task={"id": uid})
+    if family == "repeated":
+        h.up(type="agent.speak_started", event_id=uid, task={"id": uid})
+        h.up(type="agent.state_updated", previous_state="idle", new_state="talking")
     if family in ("observed", "both"):
         h.up(type="agent.state_updated", previous_state="idle", new_state="talking")
     end = "agent.speak_interrupted" if interrupted else "agent.speak_ended"
-    if family in ("documented", "both"):
+    if family in ("documented", "both", "repeated"):
         h.up(type=end, event_id=uid, task={"id": uid})
     if family in ("observed", "both"):
         h.up(type="agent.state_updated", previous_state="talking", new_state="idle")

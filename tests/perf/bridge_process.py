@@ -36,7 +36,12 @@ def rss_mib(pid: int) -> float:
 async def bridge_process(max_sessions: int = 10_000) -> AsyncIterator[tuple[int, int]]:
     """Start `avatar-bridge serve` on an ephemeral port; yields (pid, port)."""
     bridge = Path(sys.executable).parent / "avatar-bridge"
-    env = {**os.environ, "LIVEAVATAR_API_KEY": "memory-test-key"}
+    # Attaches go to the sink on loopback, outside the default attach allowlist.
+    env = {
+        **os.environ,
+        "LIVEAVATAR_API_KEY": "memory-test-key",
+        "AVATAR_BRIDGE_ATTACH_ALLOW": "127.0.0.1",
+    }
     proc = await asyncio.create_subprocess_exec(
         str(bridge),
         "serve",

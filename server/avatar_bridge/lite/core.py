@@ -392,6 +392,8 @@ class LiteCore:
         self._open = None
         if u.sent_bytes == 0:
             return actions  # Nothing reached LiveAvatar; there is no turn to end.
+        if rid:  # LiveAvatar's commit ack (source_event_id) answers this speak_end.
+            self._request_for_upstream[u.upstream_id] = rid
         actions.append(self._send({"type": "agent.speak_end", "event_id": u.upstream_id}, now))
         if u.gap and not u.sent_since_gap and not u.finished:
             actions += self._finish(u, interrupted=False)
@@ -562,9 +564,14 @@ class LiteCore:
 
     def _on_buffer_event(self, kind: str, event: dict[str, Any]) -> list[Action]:
         u = self._lookup(event)
+        rid = u.id if u else ""
+        if kind != "agent.audio_buffer_appended":
+            # Committed answers a speak_end, cleared an interrupt: echo that command's request_id.
+            source = str(event.get("source_event_id", ""))
+            rid = self._request_for_upstream.get(source, "") or rid
         actions: list[Action] = [
             emit(
-                u.id if u else "",
+                rid,
                 audio_buffer_updated=pb.AudioBufferUpdated(
                     action=_BUFFER_ACTIONS[kind], utterance_id=u.id if u else ""
                 ),

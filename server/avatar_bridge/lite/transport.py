@@ -14,7 +14,12 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from avatar_bridge.errors import UpstreamClosed, UpstreamProtocolError, UpstreamUnavailable
+from avatar_bridge.errors import (
+    UpstreamClosed,
+    UpstreamProtocolError,
+    UpstreamUnavailable,
+    handshake_refused,
+)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """Largest frame accepted from LiveAvatar; events are small, so this only bounds memory."""
@@ -68,6 +73,9 @@ class LiteTransport:
                 close_timeout=2,
                 max_size=MAX_MESSAGE_BYTES,
             )
+        except websockets.exceptions.InvalidStatus as exc:
+            status = exc.response.status_code
+            raise handshake_refused("the session's LITE WebSocket", status) from exc
         except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
             raise UpstreamUnavailable(
                 f"could not open the session's LITE WebSocket: {type(exc).__name__}"
