@@ -477,3 +477,24 @@ def test_a_fast_client_goes_upstream_no_faster_than_real_time_plus_the_lead() ->
         len(base64.b64decode(m["audio"])) <= 1000 * OUTPUT_BYTES_PER_MS
         for m in h.sent("agent.speak")
     )
+
+
+def test_a_fast_source_starts_before_the_first_packet_is_full() -> None:
+    """20 ms frames at 2x real time: speech starts with 120 ms in hand, not 400 ms."""
+    h = Harness(first_packet_ms=400)
+    h.connect()
+    for _ in range(6):  # 120 ms of audio over 50 ms
+        h.audio(tone(20))
+        h.advance(0.01)
+    assert len(h.sent_audio()) == 120 * OUTPUT_BYTES_PER_MS
+
+
+def test_a_real_time_source_keeps_the_full_first_packet() -> None:
+    h = Harness(first_packet_ms=400)
+    h.connect()
+    for _ in range(19):  # 380 ms in real time
+        h.audio(tone(20))
+        h.advance(0.02)
+    assert h.sent("agent.speak") == []
+    h.audio(tone(20))
+    assert len(h.sent_audio()) == 400 * OUTPUT_BYTES_PER_MS

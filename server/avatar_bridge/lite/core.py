@@ -22,6 +22,12 @@ Decisions worth knowing:
   whichever is larger (2.3 s by default), except for the final flush at speak_end.
   The rest waits in the core, where the adapter's backpressure bounds it (`pending_audio_ms`).
   Every packet is far below LiveAvatar's 1 MB.
+* Fast sources start sooner. Before the first packet is full, the core watches how fast the
+  utterance's audio arrives: once at least FAST_START_MS has arrived over FAST_START_CHUNKS or
+  more chunks, at FAST_START_RATE x real time or faster (the first chunk excluded, since it
+  marks time zero), what is there goes at once: such a source stays ahead of playback, so a
+  small first packet cannot starve the avatar. A real-time source never looks that fast and
+  keeps the full first packet.
 * Framing. An agent.speak message carries its audio as base64 *bytes*, encoded straight from
   the utterance buffer; the transport frames it with a template (base64 needs no escaping).
 * Speak events. Real sessions report turns with `agent.speak_*`, with `agent.state_updated` plus
@@ -98,6 +104,15 @@ _FULL_ONLY = {
 }
 
 
+FAST_START_MS = 120
+"""Audio an utterance needs before a fast source may start it early: also what a real-time
+source whose jitter fakes a fast start has in hand (it starves only with more jitter)."""
+FAST_START_CHUNKS = 4
+"""Chunks an utterance needs before its arrival rate is trusted."""
+FAST_START_RATE = 1.3
+"""Arrival rate (x real time) from which a source counts as fast."""
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -119,6 +134,10 @@ class _Utterance:
     sent_since_gap: bool = False
     first_sent_at: float | None = None
     """When its first packet went upstream: where the playback estimate starts."""
+    first_arrival: float = 0.0
+    first_chunk_bytes: int = 0
+    arrived_bytes: int = 0
+    chunks: int = 0
 
 
 class LiteCore:
@@ -376,7 +395,10 @@ class LiteCore:
                 id=request.request_id or f"utterance-{self._seq}", upstream_id=self._new_id()
             )
             self._by_upstream[self._open.upstream_id] = self._open
+            self._open.first_arrival, self._open.first_chunk_bytes = now, len(pcm)
         self._open.pending += pcm
+        self._open.arrived_bytes += len(pcm)
+        self._open.chunks += 1
         return self._pump(now, arrival=True)
 
     def _on_speak_end(self, rid: str, now: float) -> list[Action]:
@@ -498,6 +520,8 @@ class LiteCore:
         actions: list[Action] = []
         while u.pending:
             size = self._next_packet_bytes(u)
+            if not size and arrival and _fast_source(u, now):
+                size = len(u.pending)
             if final:
                 size = size or min(len(u.pending), packet)
             elif not size:
@@ -748,6 +772,14 @@ class LiteCore:
                 u.finished = True
                 self._turns.remove(u)
         return actions
+
+
+def _fast_source(u: _Utterance, now: float) -> bool:
+    """The utterance's audio arrives fast enough to start before the first packet is full."""
+    if u.chunks < FAST_START_CHUNKS or u.arrived_bytes < FAST_START_MS * OUTPUT_BYTES_PER_MS:
+        return False
+    after_first_ms = (u.arrived_bytes - u.first_chunk_bytes) / OUTPUT_BYTES_PER_MS
+    return after_first_ms >= FAST_START_RATE * (now - u.first_arrival) * 1000
 
 
 _Handler = Callable[[LiteCore, dict[str, Any], float], list[Action]]
