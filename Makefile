@@ -7,10 +7,10 @@ NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long
 
 help:
-	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
+	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
 	@echo "make test   - set up, lint, type-check, check the protos and run every test"
 	@echo "make bench  - run the benchmarks"
 	@echo "make protos - regenerate the Python stubs from protos/"
@@ -79,7 +79,7 @@ test-full: $(STAMP)
 test: buf check-protos lint typecheck deploy-check test-unit test-full test-node
 
 run: $(STAMP)
-	$(BIN)/avatar-bridge serve
+	$(BIN)/avatar-bridge serve $(if $(LIVEAVATAR_API_KEY),,--emulator)
 
 # FULL mode needs a non-loopback interface: bridge + grpcurl in a private network namespace.
 full-demo: $(STAMP)
@@ -88,9 +88,35 @@ full-demo: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/liveavatar-emulator
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[emulator,dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Bridge vs direct client, capacity on one pinned core, memory, loop lag, first speech (< 3 min).
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run
+
+# The same with longer steps, more of them, and uvloop beside asyncio's loop (about 15 min).
+bench-long: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run --seconds 20 --cpu-sessions 100 --uvloop \
+		--steps-100 250,500,750,1000,1250,1500 --steps-20 100,200,250,300,400 \
+		--first-speech-repeats 5
 	$(BIN)/python -m benchmarks.audio_throughput
-	$(BIN)/python -m benchmarks.first_packet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# Mutation testing (tests/mutation/run.sh): one module at a time, fast tests only, nice -n 10.
+# MUTATION_MODULES="avatar_bridge/errors.py ..." picks modules; results in build/mutation/.
+MUTATION_MODULES ?=
+mutation: $(STAMP)
+	bash tests/mutation/run.sh $(MUTATION_MODULES)
+
+# `make test` three times in a row while stress-ng (Debian) keeps both cores busy: the suite
+# must not depend on an idle machine. stress-ng is installed here when missing (root).
+LOADED_RUNS ?= 3
+test-loaded: $(STAMP)
+	command -v stress-ng >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng; }
+	bash tests/loaded.sh $(LOADED_RUNS)

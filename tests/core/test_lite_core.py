@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from avatar_bridge.actions import Action, Emit, Fail, SendUpstream
-from avatar_bridge.audio import OUTPUT_BYTES_PER_MS, AudioConverter, AudioEncoding, AudioFormat
-from avatar_bridge.config import SessionDefaults
+from avatar_bridge.audio import AudioConverter, AudioEncoding, AudioFormat
 from avatar_bridge.errors import UpstreamTimeout
 from avatar_bridge.lite.core import LiteCore
 from avatar_bridge.session_config import SessionOptions
@@ -19,18 +18,20 @@ from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 PCM24 = AudioFormat(AudioEncoding.LINEAR16, 24000, 1)
 MAX_PACKET_B64 = 1_000_000
+OUTPUT_BYTES_PER_MS = 48
+"""24 kHz mono PCM16 by the spec: 24 samples/ms x 2 bytes = 48 bytes per ms (not imported)."""
 
 
 def options(**overrides: Any) -> SessionOptions:
-    d = SessionDefaults()
+    # The README's documented defaults, literally.
     base = SessionOptions(
-        first_packet_ms=d.first_packet_ms,
-        packet_ms=d.packet_ms,
-        low_water_ms=d.low_water_ms,
-        keep_alive_idle_s=d.keep_alive_idle_s,
-        ready_timeout_s=d.ready_timeout_s,
-        drain_timeout_s=d.drain_timeout_s,
-        max_pending_ms=d.max_pending_ms,
+        first_packet_ms=400,
+        packet_ms=1000,
+        low_water_ms=300,
+        keep_alive_idle_s=60.0,
+        ready_timeout_s=20.0,
+        drain_timeout_s=30.0,
+        max_pending_ms=10_000,
     )
     return replace(base, **overrides)
 
@@ -167,13 +168,15 @@ def test_real_time_input_is_flushed_before_the_avatar_runs_dry() -> None:
 def test_interrupt_drops_pending_audio_and_reports_it() -> None:
     h = Harness(first_packet_ms=400)
     h.connect()
-    h.audio(tone(700), rid="u1")  # 400 ms sent, 300 ms pending
+    # 400 ms first, then 1000 ms (queue 0.4 s <= 0.3 + 1.0), then 600 ms waits for the
+    # queue to fall to 0.3 + 0.6 s.
+    h.audio(tone(2000), rid="u1")
     h.request("i1", interrupt=pb.Interrupt())
     dropped = [e.audio_dropped for e in h.events if e.HasField("audio_dropped")]
     assert len(dropped) == 1
     assert dropped[0].utterance_id == "u1"
-    assert dropped[0].input_byte_count == 300 * OUTPUT_BYTES_PER_MS
-    assert dropped[0].duration_ms == 300
+    assert dropped[0].input_byte_count == 600 * OUTPUT_BYTES_PER_MS
+    assert dropped[0].duration_ms == 600
     assert dropped[0].reason == pb.DROP_REASON_INTERRUPTED
     assert h.upstream[-1]["type"] == "agent.interrupt"
     # Nothing of u1 is sent after the interrupt, even at speak_end.
@@ -342,17 +345,22 @@ def test_eof_before_ready_waits_for_ready_then_sends_everything() -> None:
 
 # Properties over arbitrary inputs.
 
-FAMILIES = ("documented", "observed", "both")
+FAMILIES = ("documented", "observed", "both", "repeated")
+"""`repeated`: the documented events with every start sent twice (a redelivered event), which
+must not yield a second avatar_speak_started."""
 
 
 def play_turn(h: Harness, uid: str, family: str, *, interrupted: bool = False) -> None:
     """What LiveAvatar sends for one turn, in one event family."""
-    if family in ("documented", "both"):
+    if family in ("documented", "both", "repeated"):
         h.up(type="agent.speak_started", event_id=uid, task={"id": uid})
+    if family == "repeated":
+        h.up(type="agent.speak_started", event_id=uid, task={"id": uid})
+        h.up(type="agent.state_updated", previous_state="idle", new_state="talking")
     if family in ("observed", "both"):
         h.up(type="agent.state_updated", previous_state="idle", new_state="talking")
     end = "agent.speak_interrupted" if interrupted else "agent.speak_ended"
-    if family in ("documented", "both"):
+    if family in ("documented", "both", "repeated"):
         h.up(type=end, event_id=uid, task={"id": uid})
     if family in ("observed", "both"):
         h.up(type="agent.state_updated", previous_state="talking", new_state="idle")
@@ -436,3 +444,33 @@ def test_sent_plus_dropped_accounts_for_every_byte(before: int, after: int) -> N
     h.take(h.core.close())
     dropped = sum(e.audio_dropped.input_byte_count for e in h.events if e.HasField("audio_dropped"))
     assert len(h.sent_audio()) + dropped == given_bytes
+
+
+def test_real_time_chunks_go_upstream_the_moment_they_arrive() -> None:
+    """No chunk waits for the low-water timer: at 20 ms frames, one packet per frame on arrival."""
+    h = Harness(first_packet_ms=400, low_water_ms=300)
+    h.connect()
+    for index in range(200):  # 4 s of 20 ms frames in real time
+        before = len(h.sent("agent.speak"))
+        h.audio(tone(20))
+        if index >= 20:  # past the 400 ms first packet
+            assert len(h.sent("agent.speak")) == before + 1, f"frame {index} was held back"
+        h.advance(0.02)
+
+
+def test_a_fast_client_goes_upstream_no_faster_than_real_time_plus_the_lead() -> None:
+    """60 s of audio offered at once: upstream gets at most elapsed + low water + 2 packets."""
+    h = Harness(first_packet_ms=400, low_water_ms=300, packet_ms=1000)
+    h.connect()
+    h.audio(tone(60_000))
+    for step in range(1, 101):  # 10 s in 100 ms steps
+        h.advance(0.1)
+        sent_ms = len(h.sent_audio()) / OUTPUT_BYTES_PER_MS
+        lead_ms = 300 + 2 * 1000
+        assert sent_ms <= step * 100 + lead_ms, f"{sent_ms} ms upstream after {step / 10} s"
+    # ... and the avatar never ran dry: the queue never fell below the low-water mark.
+    assert len(h.sent_audio()) / OUTPUT_BYTES_PER_MS >= 10_000 + 300
+    assert all(
+        len(base64.b64decode(m["audio"])) <= 1000 * OUTPUT_BYTES_PER_MS
+        for m in h.sent("agent.speak")
+    )

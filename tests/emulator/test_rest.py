@@ -20,6 +20,7 @@ from .helpers import (
     create,
     fast,
     full_body,
+    inspect,
     key_headers,
     lite_body,
     running,
@@ -167,6 +168,11 @@ async def test_start_body_variants(client: httpx.AsyncClient, body: Any) -> None
         kwargs = {"json": {}}
     resp = await client.post("/v1/sessions/start", headers=bearer(token), **kwargs)
     assert resp.status_code == 201, resp.text
+    # Whatever the body, the Bearer token names the session, and that session is the one started.
+    envelope = resp.json()
+    assert envelope["code"] == 1000
+    assert envelope["data"]["session_id"] == sid
+    assert (await inspect(client, sid))["status"] == "started"
 
 
 async def test_start_auth_rules(client: httpx.AsyncClient) -> None:

@@ -13,9 +13,17 @@ Decisions worth knowing:
 * Utterances. All audio since the last speak_end or interrupt is one utterance, sent upstream
   under one event_id. Its client-facing id is the request_id of its first chunk, or
   "utterance-<n>". Packets: the first holds `first_packet_ms` (the avatar starts quickly), later
-  ones `packet_ms` while the client sends faster than real time; when the avatar's estimated
-  playback queue falls below `low_water_ms`, whatever is buffered goes at once, so a client that
-  streams in real time never starves the avatar. Every packet is far below LiveAvatar's 1 MB.
+  ones up to `packet_ms`. Pacing: a packet of S ms goes once the avatar's estimated playback
+  queue is at most `low_water_ms` + S; and when a chunk arrives while the queue is at most
+  `low_water_ms` + `first_packet_ms`, it goes at once. A real-time client's chunks therefore go
+  the moment they arrive (the queue stays at the first packet's length), and a faster client's
+  audio goes in full packets no faster than real time plus a bounded lead: the queue stays
+  below `low_water_ms` + `first_packet_ms` + `packet_ms` or `low_water_ms` + 2 x `packet_ms`,
+  whichever is larger (2.3 s by default), except for the final flush at speak_end.
+  The rest waits in the core, where the adapter's backpressure bounds it (`pending_audio_ms`).
+  Every packet is far below LiveAvatar's 1 MB.
+* Framing. An agent.speak message carries its audio as base64 *bytes*, encoded straight from
+  the utterance buffer; the transport frames it with a template (base64 needs no escaping).
 * Speak events. Real sessions report turns with `agent.speak_*`, with `agent.state_updated` plus
   `agent.audio_buffer_*`, or both. Each utterance yields at most one AvatarSpeakStarted and then
   exactly one AvatarSpeakEnded or AvatarSpeakInterrupted, whichever family arrives. A speak end
@@ -25,7 +33,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import base64
+import binascii
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -163,8 +171,10 @@ class LiteCore:
         else:
             candidates.append(self._last_send + self._opts.keep_alive_idle_s)
             u = self._open
-            if u is not None and u.pending and u.sent_bytes:
-                candidates.append(self._low_water_time())
+            if u is not None and u.pending:
+                size = self._next_packet_bytes(u)
+                if size:
+                    candidates.append(self._due_time(size))
         if self._interrupt_deadline is not None:
             candidates.append(self._interrupt_deadline)
         if self._drain_deadline is not None:
@@ -336,7 +346,7 @@ class LiteCore:
             )
             self._by_upstream[self._open.upstream_id] = self._open
         self._open.pending += pcm
-        return self._pump(now)
+        return self._pump(now, arrival=True)
 
     def _on_speak_end(self, rid: str, now: float) -> list[Action]:
         u = self._open
@@ -415,45 +425,54 @@ class LiteCore:
 
     # Sending audio.
 
-    def _pump(self, now: float, *, final: bool = False) -> list[Action]:
-        """Send the open utterance's audio as the packet policy allows."""
+    def _pump(self, now: float, *, final: bool = False, arrival: bool = False) -> list[Action]:
+        """Send the open utterance's audio as the packet policy allows (module docstring);
+        `arrival`: a chunk just arrived."""
         u = self._open
         if u is None or not u.pending:
             return []
-        first = self._opts.first_packet_ms * OUTPUT_BYTES_PER_MS
         packet = self._opts.packet_ms * OUTPUT_BYTES_PER_MS
+        opts = self._opts
+        live_until = self._play_end - (opts.low_water_ms + opts.first_packet_ms) / 1000
         actions: list[Action] = []
-        if u.sent_bytes == 0:
-            if len(u.pending) >= first:
-                actions.append(self._send_audio(u, first, now))
-            elif not final:
-                return actions
-        while len(u.pending) >= packet:
-            actions.append(self._send_audio(u, packet, now))
-        if u.pending and (final or now >= self._low_water_time()):
-            actions.append(self._send_audio(u, len(u.pending), now))
+        while u.pending:
+            size = self._next_packet_bytes(u)
+            if final:
+                size = size or min(len(u.pending), packet)
+            elif not size:
+                break  # The first packet is still filling.
+            elif now < self._due_time(size) and not (arrival and now >= live_until):
+                break
+            actions.append(self._send_audio(u, size, now))
+            live_until = self._play_end - (opts.low_water_ms + opts.first_packet_ms) / 1000
         return actions
 
-    def _low_water_time(self) -> float:
-        """When the avatar's estimated queue falls to the low-water mark. The deadline and
-        the flush test use this one expression, so a deadline always makes progress."""
-        return self._play_end - self._opts.low_water_ms / 1000
+    def _next_packet_bytes(self, u: _Utterance) -> int:
+        """The next packet's size, or 0 while the first packet is still filling."""
+        if u.sent_bytes == 0:
+            first = self._opts.first_packet_ms * OUTPUT_BYTES_PER_MS
+            return first if len(u.pending) >= first else 0
+        return min(len(u.pending), self._opts.packet_ms * OUTPUT_BYTES_PER_MS)
+
+    def _due_time(self, size: int) -> float:
+        """When a packet of `size` bytes may go: the avatar's estimated queue is down to the
+        low-water mark plus the packet. The deadline and the send test use this one expression,
+        so a deadline always makes progress."""
+        lead_ms = self._opts.low_water_ms + size / OUTPUT_BYTES_PER_MS
+        return self._play_end - lead_ms / 1000
 
     def _send_audio(self, u: _Utterance, size: int, now: float) -> SendUpstream:
         size -= size % 2  # Whole PCM16 samples only.
-        chunk = bytes(u.pending[:size])
+        with memoryview(u.pending) as view:  # Encode in place: no copy of the PCM.
+            audio = binascii.b2a_base64(view[:size], newline=False)
         del u.pending[:size]
-        u.sent_bytes += len(chunk)
+        u.sent_bytes += size
         if u.gap:
             u.sent_since_gap = True
         if u not in self._turns:
             self._turns.append(u)
-        self._play_end = max(self._play_end, now) + len(chunk) / (OUTPUT_BYTES_PER_MS * 1000)
-        message = {
-            "type": "agent.speak",
-            "event_id": u.upstream_id,
-            "audio": base64.b64encode(chunk).decode("ascii"),
-        }
+        self._play_end = max(self._play_end, now) + size / (OUTPUT_BYTES_PER_MS * 1000)
+        message = {"type": "agent.speak", "event_id": u.upstream_id, "audio": audio}
         return self._send(message, now)
 
     def _send(self, message: dict[str, Any], now: float) -> SendUpstream:
