@@ -498,3 +498,23 @@ def test_a_real_time_source_keeps_the_full_first_packet() -> None:
     assert h.sent("agent.speak") == []
     h.audio(tone(20))
     assert len(h.sent_audio()) == 400 * OUTPUT_BYTES_PER_MS
+
+
+def test_audio_held_before_connected_is_dropped_per_utterance_on_interrupt() -> None:
+    """Each held utterance gets its own AudioDropped, named like an utterance that had played:
+    its first chunk's request_id, else utterance-N."""
+    h = Harness()
+    h.audio(tone(100), rid="first")
+    h.audio(tone(50))
+    h.request(speak_end=pb.SpeakEnd())
+    h.audio(tone(200))  # no request_id: a generated name
+    h.request("stop", interrupt=pb.Interrupt())
+    dropped = [e.audio_dropped for e in h.events if e.HasField("audio_dropped")]
+    # 24 kHz PCM16 input: 48 bytes per millisecond.
+    assert [(d.utterance_id, d.input_byte_count, d.duration_ms) for d in dropped] == [
+        ("first", 150 * 48, 150),
+        ("utterance-2", 200 * 48, 200),
+    ]
+    assert all(d.reason == pb.DROP_REASON_INTERRUPTED for d in dropped)
+    h.connect()
+    assert h.sent_audio() == b""  # Nothing of it goes upstream once connected.

@@ -335,20 +335,8 @@ class LiteCore:
     def close(self) -> list[Action]:
         """The conversation is ending: account for audio that will never be sent."""
         actions: list[Action] = []
-        if self._held_audio_bytes and self._converter is not None:
-            fmt = self._converter.input_format
-            actions.append(
-                emit(
-                    audio_dropped=pb.AudioDropped(
-                        utterance_id="",
-                        input_byte_count=self._held_audio_bytes,
-                        duration_ms=round(fmt.duration_ms(self._held_audio_bytes)),
-                        reason=pb.DROP_REASON_SESSION_ENDED,
-                    )
-                )
-            )
-            self._held.clear()
-            self._held_audio_bytes = 0
+        actions += self._drop_held_audio(pb.DROP_REASON_SESSION_ENDED)
+        self._held.clear()
         if self._open is not None:
             actions += self._drop_open(pb.DROP_REASON_SESSION_ENDED)
         return actions
@@ -366,21 +354,41 @@ class LiteCore:
         self._held.append(request)
         return []
 
-    def _drop_held_audio(self) -> list[Action]:
+    def _drop_held_audio(
+        self, reason: pb.DropReason.ValueType = pb.DROP_REASON_INTERRUPTED
+    ) -> list[Action]:
+        """Drop the audio held before `connected`: one AudioDropped per utterance, named as the
+        utterance would have been (its first chunk's request_id, else utterance-N)."""
         if not self._held_audio_bytes or self._converter is None:
             return []
         fmt = self._converter.input_format
-        dropped = self._held_audio_bytes
+        groups: list[tuple[str, int]] = []
+        current: str | None = None
+        for request in self._held:
+            kind = request.WhichOneof("request")
+            if kind == "speak_end":
+                current = None
+            elif kind == "audio":
+                if current is None:
+                    self._seq += 1
+                    current = request.request_id or f"utterance-{self._seq}"
+                    groups.append((current, 0))
+                name, size = groups[-1]
+                groups[-1] = (name, size + len(request.audio.data))
         self._held = [r for r in self._held if r.WhichOneof("request") != "audio"]
         self._held_audio_bytes = 0
         return [
             emit(
+                utterance_id,
                 audio_dropped=pb.AudioDropped(
-                    input_byte_count=dropped,
-                    duration_ms=round(fmt.duration_ms(dropped)),
-                    reason=pb.DROP_REASON_INTERRUPTED,
-                )
+                    utterance_id=utterance_id,
+                    input_byte_count=size,
+                    duration_ms=round(fmt.duration_ms(size)),
+                    reason=reason,
+                ),
             )
+            for utterance_id, size in groups
+            if size
         ]
 
     def _on_audio(self, request: pb.ConverseRequest, now: float) -> list[Action]:
