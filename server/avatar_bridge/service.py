@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 
-from avatar_bridge.admission import Admission, Release
+from avatar_bridge.admission import Admission, Release, UpstreamSessionCap
 from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.conversation import Conversation, Ending
@@ -89,6 +89,9 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             max_sessions=limits.max_sessions, max_pending_configs=limits.max_pending_configs
         )
         """Add quota or load-shedding policies with `admission.add_policy`."""
+        self.admission.add_policy(
+            UpstreamSessionCap(lambda: registry.upstream_sessions, limits.max_sessions)
+        )
         self.admission.add_policy(_QuotaRule(quotas))
         self._operator_stops: set[str] = set()
         """Sessions a StopSession call is stopping while a conversation drives them."""
