@@ -139,7 +139,8 @@ async def _start_payload(
 async def _join_callers_room(
     backend: FullBackend | None, session: Session, byo: dict[str, Any]
 ) -> None:
-    """Bring your own room: the avatar joins it when the emulator's server hosts it."""
+    """Bring your own room: the avatar joins the caller's room with the caller's token,
+    in-process when the emulator's server hosts it, else as a client of that server."""
     token = byo.get("livekit_client_token")
     url = byo.get("livekit_url")
     if backend is None or not isinstance(token, str) or not isinstance(url, str):
