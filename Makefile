@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NODE_DIR := clients/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos check-protos lint format typecheck buf test test-unit test-full run emulator bench clean
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long web fuzz
 
 help:
-	@echo "make run    - set up and start the bridge on localhost:50051 (embedded emulator without LIVEAVATAR_API_KEY)"
+	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
 	@echo "make test   - set up, lint, type-check, check the protos and run every test"
 	@echo "make bench  - run the benchmarks"
 	@echo "make protos - regenerate the Python stubs from protos/"
@@ -21,15 +23,50 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[emulator,dev]'
 	touch $(STAMP)
 
-protos: $(STAMP)
+# The Node client's packages, exactly as locked (package-lock.json).
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# Node client: tsc, the generated-types drift check, and a LITE conversation on the real bridge.
+test-node: $(STAMP) $(NODE_STAMP)
+	cd $(NODE_DIR) && npm test
+
+# The emulator's viewer page: livekit-client from npm, bundled by esbuild (never a CDN); the
+# same npm package holds playwright-core for the browser tests.
+WEB := emulator/web
+VIEWER_JS := emulator/liveavatar_emulator/viewer_static/viewer.js
+
+web: $(VIEWER_JS)
+
+$(VIEWER_JS): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/src/viewer.js $(WEB)/src/sdk_check.js
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+
+# Python stubs, Go stubs (buf.gen.yaml: Debian's protoc-gen-go/-go-grpc) and the Node types.
+protos: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python protos/generate.py
+	$(BIN)/buf generate
+	cd $(NODE_DIR) && npm run --silent gen
 
 check-protos: $(STAMP)
 	$(BIN)/python protos/generate.py --check
 
+# buf breaking compares with protos/v1.binpb, the committed image of the landed v1 contract: a git
+# ref (`.git#branch=main`) is missing from a fresh single-branch clone, an image never is.
 buf: $(STAMP)
 	$(BIN)/buf lint
 	$(BIN)/buf build -o /dev/null
+	$(BIN)/buf breaking --against protos/v1.binpb
+
+# Refresh the breaking-change baseline when a release lands (only additions should be in the diff).
+protos-baseline: $(STAMP)
+	$(BIN)/buf breaking --against protos/v1.binpb
+	$(BIN)/buf build -o protos/v1.binpb
+
+# The image and the Kubernetes manifests: hadolint, and the Kubernetes schemas (strict, offline).
+deploy-check: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet $(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,20 +83,56 @@ test-unit: $(STAMP)
 	$(BIN)/pytest -m "not full" $(PYTEST_ARGS)
 
 # FULL-mode tests need WebRTC, which ignores loopback: they run in a private network namespace.
-test-full: $(STAMP)
+test-full: $(STAMP) web
 	bash tests/netns/run.sh $(BIN)/pytest -m full $(PYTEST_ARGS)
 
-test: buf check-protos lint typecheck test-unit test-full
+test: buf check-protos lint typecheck deploy-check test-unit test-full test-node
 
-run: $(STAMP)
-	$(BIN)/avatar-bridge serve
+run: $(STAMP) web
+	$(BIN)/avatar-bridge serve $(if $(LIVEAVATAR_API_KEY),,--emulator)
 
-emulator: $(STAMP)
+# FULL mode needs a non-loopback interface: bridge + grpcurl in a private network namespace.
+full-demo: $(STAMP)
+	bash examples/full-demo.sh
+
+emulator: $(STAMP) web
 	$(BIN)/liveavatar-emulator
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[emulator,dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Bridge vs direct client, capacity on one pinned core, memory, loop lag, first speech (< 3 min).
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run
+
+# The same with longer steps, more of them, and uvloop beside asyncio's loop (about 15 min).
+bench-long: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run --seconds 20 --cpu-sessions 100 --uvloop \
+		--steps-100 250,500,750,1000,1250,1500 --steps-20 100,200,250,300,400 \
+		--first-speech-repeats 5
 	$(BIN)/python -m benchmarks.audio_throughput
-	$(BIN)/python -m benchmarks.first_packet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# A longer property-based fuzz of Converse (tests/admission/test_fuzz.py): 40 sequences per
+# example; FUZZ_EXAMPLES=500 is 20,000 sequences. `make test` runs 50 examples (2,000).
+FUZZ_EXAMPLES ?= 500
+fuzz: $(STAMP)
+	AVATAR_BRIDGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/admission/test_fuzz.py -s -p no:cacheprovider -o timeout=0
+
+# Mutation testing (tests/mutation/run.sh): one module at a time, fast tests only, nice -n 10.
+# MUTATION_MODULES="avatar_bridge/errors.py ..." picks modules; results in build/mutation/.
+MUTATION_MODULES ?=
+mutation: $(STAMP)
+	bash tests/mutation/run.sh $(MUTATION_MODULES)
+
+# `make test` three times in a row while stress-ng (Debian) keeps both cores busy: the suite
+# must not depend on an idle machine. stress-ng is installed here when missing (root).
+LOADED_RUNS ?= 3
+test-loaded: $(STAMP)
+	command -v stress-ng >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng; }
+	bash tests/loaded.sh $(LOADED_RUNS)

@@ -29,6 +29,16 @@ NETNS_REASON = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bridge process a test starts with a real key journals its sessions: give each test its
+    own journal, never the developer's ~/.local/state, so one test's crash is not another's
+    recovery. A test that names --state-dir itself still wins (flags beat the environment)."""
+    monkeypatch.setenv("AVATAR_BRIDGE_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("AVATAR_BRIDGE_NETNS") == "1":
         return

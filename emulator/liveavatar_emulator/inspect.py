@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .auth import registry_of
-from .faults import FaultInjector
+from .faults import FaultAction, FaultInjector
 from .sessions import Session, SessionRegistry
 from .socket_faults import socket_faults
 
@@ -178,6 +178,47 @@ async def set_faults(request: Request, body: FaultRequest) -> dict[str, Any]:
         delay_next=body.delay_next,
     )
     return faults.snapshot()
+
+
+class FaultRuleRequest(BaseModel):
+    """A fault scoped to one endpoint and/or one session (see faults.FaultRule)."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: FaultAction
+    endpoint: str | None = None
+    """"token", "start", "stop", "keep-alive", "{id}" or a full /v1 path; None: every call."""
+    session_id: str | None = None
+    times: int = Field(1, ge=-1)
+    """Calls to hit; -1: every matching call until cleared."""
+    status: int = Field(503, ge=400, le=599)
+    message: str | None = None
+    code: int | None = None
+    delay_s: float = Field(0.0, ge=0.0)
+    """Real seconds (not time-scaled): the delay before the route, or how long a lost answer
+    is held."""
+
+
+@router.post("/faults/rules")
+async def add_fault_rule(request: Request, body: FaultRuleRequest) -> dict[str, Any]:
+    """Arm a scoped fault rule; answers the rule (with its id)."""
+    rule = _faults(request).add_rule(
+        body.action,
+        endpoint=body.endpoint,
+        session_id=body.session_id,
+        times=body.times,
+        status=body.status,
+        message=body.message,
+        code=body.code,
+        delay_s=body.delay_s,
+    )
+    return asdict(rule)
+
+
+@router.delete("/faults/rules")
+async def clear_fault_rules(request: Request) -> dict[str, Any]:
+    """Disarm every scoped rule (the global fail_next/delay_next switch is kept)."""
+    _faults(request).clear_rules()
+    return _faults(request).snapshot()
 
 
 @router.get("/faults")

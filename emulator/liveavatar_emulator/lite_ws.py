@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from .config import EmulatorConfig
+from .envelope import error_response
 from .playback import Playback
 from .sessions import CommandRecord, EventRecord, Session, SessionRegistry, SessionStatus
 from .socket_faults import socket_faults
@@ -270,7 +271,7 @@ class LiteConnection:
         self._session.counters["pcm_chunks"] += 1
         await self._ack("agent.audio_buffer_appended", event_id)
         if pcm:
-            await self._playback.speak(event_id, len(pcm))
+            await self._playback.speak(event_id, pcm)
 
 
 def _registry(websocket: WebSocket) -> SessionRegistry:
@@ -280,20 +281,39 @@ def _registry(websocket: WebSocket) -> SessionRegistry:
 
 @router.websocket(WS_PATH)
 async def lite_socket(websocket: WebSocket, session_id: str) -> None:
-    """Accept a LITE socket for a started session whose ``ws_url`` token matches."""
+    """Accept a LITE socket for a started session whose ``ws_url`` token matches.
+
+    A refused handshake is an HTTP answer with LiveAvatar's error envelope [I: the reference
+    does not document handshake refusals; the statuses follow the emulator's REST API]: 404 for
+    an unknown session, 403 for a missing or wrong token (checked before the session's state,
+    which a caller without the token must not learn), 400 "Session is not active" for a session
+    not started yet or already ended (as keep-alive answers).
+    """
     session = _registry(websocket).get(session_id)
     token = websocket.query_params.get("token") or ""
+    if session is None:
+        await _refuse(websocket, 404, "Session not found")
+        return
     if (
-        session is None
-        or session.ws_token is None
+        session.ws_token is None
         or not secrets.compare_digest(token.encode(), session.ws_token.encode())
-        or session.status is not SessionStatus.STARTED
         or socket_faults(websocket.app.state).refuses(
             session.id, previous_connections=session.ws_connections
         )
     ):
-        # Closing before accept answers the handshake with HTTP 403.
-        await websocket.close(code=CLOSE_POLICY_VIOLATION)
+        await _refuse(websocket, 403, "Invalid session token")
+        return
+    if session.status is not SessionStatus.STARTED:
+        await _refuse(websocket, 400, f"Session is not active ({session.status})")
         return
     await websocket.accept()
     await LiteConnection(websocket, session, websocket.app.state.config).run()
+
+
+async def _refuse(websocket: WebSocket, status: int, message: str) -> None:
+    """Answer the handshake with an HTTP error instead of 101."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error_response(status, message))
+    else:
+        # Closing before accept answers the handshake with HTTP 403.
+        await websocket.close(code=CLOSE_POLICY_VIOLATION)

@@ -1,19 +1,28 @@
-"""`avatar-bridge serve`: run the bridge; with no LiveAvatar key, on the embedded emulator."""
+"""`avatar-bridge serve`: run the bridge; `avatar-bridge hash-key`: make an auth-file entry.
+
+No silent fake: without LIVEAVATAR_API_KEY, `serve` refuses to start unless the embedded
+emulator is asked for (`--emulator` or AVATAR_BRIDGE_EMULATOR=1).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import secrets
+import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from avatar_bridge import config as config_module
 from avatar_bridge import logs
 from avatar_bridge.config import ServerConfig
+from avatar_bridge.security.allowlist import host_entry
+from avatar_bridge.security.keys import hash_key, new_key
 from avatar_bridge.server import serve
 
 if TYPE_CHECKING:
@@ -26,14 +35,37 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="avatar-bridge", description="gRPC bridge to LiveAvatar LITE and FULL sessions"
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('avatar-bridge')}"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser(
         "serve",
-        help="run the bridge (on the embedded emulator when LIVEAVATAR_API_KEY is unset)",
+        help="run the bridge (needs LIVEAVATAR_API_KEY, or --emulator for development)",
     )
     config_module.add_arguments(serve_parser)
+    hash_parser = commands.add_parser(
+        "hash-key",
+        help="make a caller key and its auth-file entry (the key is printed once, on stdout)",
+    )
+    hash_parser.add_argument("principal", help="the caller's name, e.g. checkout-service")
+    hash_parser.add_argument(
+        "--roles", default="converse", help="comma-separated: converse, operate (default converse)"
+    )
+    hash_parser.add_argument(
+        "--stdin", action="store_true", help="hash a key read from stdin instead of a new one"
+    )
     args = parser.parse_args(argv)
+    if args.command == "hash-key":
+        _hash_key(args.principal, args.roles, read_stdin=args.stdin)
+        return
     config = config_module.from_sources(args)
+    if not config.api_key and not config.uses_emulator:
+        raise SystemExit(
+            "avatar-bridge: no LiveAvatar API key. Set LIVEAVATAR_API_KEY to the account's key "
+            "to serve LiveAvatar, or pass --emulator (AVATAR_BRIDGE_EMULATOR=1) to run on the "
+            "embedded offline emulator for development (`make run` does this without a key)."
+        )
     logs.configure(config.log_level, config.log_format)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(config))
@@ -50,27 +82,62 @@ async def _run(config: ServerConfig) -> None:
 @contextlib.asynccontextmanager
 async def embedded_emulator(config: ServerConfig) -> AsyncIterator[ServerConfig]:
     """Start the LiveAvatar emulator in this process and point the config at it."""
-    from liveavatar_emulator import Emulator, EmulatorConfig
+    try:
+        from liveavatar_emulator import Emulator, EmulatorConfig
+    except ImportError as exc:
+        raise SystemExit(
+            "avatar-bridge: LIVEAVATAR_API_KEY is not set and the emulator is not installed "
+            "(the production image has none): set LIVEAVATAR_API_KEY"
+        ) from exc
 
     key = "emu-" + secrets.token_hex(16)
     async with contextlib.AsyncExitStack() as stack:
-        full_backend = await _start_full_backend(stack, config)
-        emulator = await stack.enter_async_context(
-            Emulator(
-                config=EmulatorConfig(api_keys=(key,)),
-                host="127.0.0.1",
-                port=config.emulator_port,
-                full_backend=full_backend,
+        try:
+            full_backend = await _start_full_backend(stack, config)
+        except OSError as exc:
+            raise port_in_use(
+                exc,
+                "embedded LiveKit server",
+                config.emulator_livekit_port,
+                "--emulator-livekit-port",
+            ) from exc
+        try:
+            emulator = await stack.enter_async_context(
+                Emulator(
+                    config=EmulatorConfig(api_keys=(key,)),
+                    host="127.0.0.1",
+                    port=config.emulator_port,
+                    full_backend=full_backend,
+                )
             )
-        )
+        except OSError as exc:
+            raise port_in_use(
+                exc, "embedded emulator", config.emulator_port, "--emulator-port"
+            ) from exc
         log.warning(
-            "no LIVEAVATAR_API_KEY: using the embedded LiveAvatar emulator",
+            "using the embedded LiveAvatar emulator (--emulator): nothing reaches LiveAvatar",
             extra={
                 "emulator_url": emulator.base_url,
                 "livekit_url": getattr(full_backend, "livekit_url", None),
             },
         )
-        yield replace(config, api_url=emulator.base_url, api_key=key)
+        livekit_url = getattr(full_backend, "livekit_url", "") or ""
+        security = replace(
+            config.security,
+            attach_allow_extra=(*config.security.attach_allow_extra, host_entry(livekit_url)),
+        )
+        yield replace(config, api_url=emulator.base_url, api_key=key, security=security)
+
+
+def port_in_use(exc: OSError, what: str, port: int, flag: str) -> BaseException:
+    """A one-line exit naming the port for "address in use"; any other error as it was."""
+    if exc.errno != errno.EADDRINUSE:
+        return exc
+    return SystemExit(
+        f"avatar-bridge: the {what} cannot listen on 127.0.0.1:{port}: the port is in use "
+        f"(another `make run` or `liveavatar-emulator`?). Stop it, or pick another port with "
+        f"{flag} (0 picks a free one)."
+    )
 
 
 async def _start_full_backend(
@@ -84,6 +151,20 @@ async def _start_full_backend(
         return None
     backend = LiveKitFullBackend(FullModeConfig(port=config.emulator_livekit_port))
     return await stack.enter_async_context(backend)
+
+
+def _hash_key(principal: str, roles: str, *, read_stdin: bool) -> None:
+    """Print the key (stdout, once) and the TOML entry to add to the auth file."""
+    wanted = [r.strip() for r in roles.split(",") if r.strip()]
+    if not wanted or not set(wanted) <= {"converse", "operate"}:
+        raise SystemExit("avatar-bridge hash-key: --roles takes converse and/or operate")
+    key = sys.stdin.readline().strip() if read_stdin else new_key()
+    if len(key) < 16:
+        raise SystemExit("avatar-bridge hash-key: the key must be at least 16 characters")
+    if not read_stdin:
+        print(f"key (give it to the caller; it is not stored): {key}")
+    roles_toml = ", ".join(f'"{r}"' for r in wanted)
+    print(f'[principals."{principal}"]\nroles = [{roles_toml}]\nkeys = ["{hash_key(key)}"]')
 
 
 if __name__ == "__main__":

@@ -28,6 +28,10 @@ class Limits:
     """Longest request_id."""
     max_sessions: int = 200
     """Concurrent Converse calls; more are refused with RESOURCE_EXHAUSTED."""
+    max_pending_configs: int = 1000
+    """Streams waiting to send their config; more are refused with RESOURCE_EXHAUSTED at once."""
+    config_timeout_s: float = 10.0
+    """Seconds a stream has to send its config; then DEADLINE_EXCEEDED."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,44 @@ class SessionDefaults:
 
 
 @dataclass(frozen=True)
+class SecurityConfig:
+    """TLS, caller authentication, quotas and the attach allowlist (README "Security")."""
+
+    tls_cert_file: str = ""
+    """PEM certificate chain of the gRPC port; with tls_key_file, the port speaks TLS."""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    """PEM CA that signs client certificates; set, the port requires mutual TLS."""
+    auth_file: str = ""
+    """TOML file of principals, roles, quotas and salted key hashes; empty: no API keys."""
+    open_health: bool = True
+    """Health checks need no credential."""
+    open_reflection: bool = True
+    """Server reflection needs no credential."""
+    quota_conversations: int = 0
+    """Default per-principal concurrent conversations; 0 is unlimited."""
+    quota_starts_per_minute: int = 0
+    """Default per-principal conversation starts per minute; 0 is unlimited."""
+    attach_allow: tuple[str, ...] = ()
+    """Hosts attach URLs may name (host, host:port, *.domain); empty: LiveAvatar's own."""
+    attach_allow_extra: tuple[str, ...] = ()
+    """Endpoints this process runs itself (the embedded emulator), always allowed."""
+    reload_interval_s: float = 5.0
+    """How often certificate and auth files are checked for changes (SIGHUP: at once)."""
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert_file)
+
+    @property
+    def transport(self) -> str:
+        """ "plaintext", "tls" or "mtls", for the start-up log."""
+        if not self.tls:
+            return "plaintext"
+        return "mtls" if self.tls_client_ca_file else "tls"
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything the server process needs."""
 
@@ -64,7 +106,7 @@ class ServerConfig:
     api_url: str = DEFAULT_API_URL
     """LiveAvatar REST base URL."""
     api_key: str = field(default="", repr=False)
-    """LiveAvatar API key; empty starts the embedded emulator instead."""
+    """LiveAvatar API key; `serve` refuses to start without it unless `emulator` is set."""
     emulator_port: int = 8900
     """Port of the embedded emulator's REST and LITE WebSocket API (0 picks a free one)."""
     emulator_livekit_port: int = 7880
@@ -76,10 +118,21 @@ class ServerConfig:
     """"json" (one object per line) or "text"."""
     limits: Limits = Limits()
     session: SessionDefaults = SessionDefaults()
+    security: SecurityConfig = SecurityConfig()
+    emulator: bool = False
+    """Run on the embedded LiveAvatar emulator; only when asked (no silent fake)."""
+    state_dir: str = ""
+    """Directory of the SQLite session journal; empty (and no redis_url): not journaled."""
+    redis_url: str = field(default="", repr=False)
+    """Redis URL of the fleet journal (may hold a password: not in repr); wins over state_dir."""
+    replica_id: str = ""
+    """This replica's id in the journal; empty: host:pid:start of this process."""
+    lease_s: float = 15.0
+    """Redis journal lease: a replica silent this long is taken for dead."""
 
     @property
     def uses_emulator(self) -> bool:
-        return not self.api_key
+        return self.emulator
 
 
 _ENV = {
@@ -92,9 +145,15 @@ _ENV = {
     "log_level": "AVATAR_BRIDGE_LOG_LEVEL",
     "log_format": "AVATAR_BRIDGE_LOG_FORMAT",
     "max_sessions": "AVATAR_BRIDGE_MAX_SESSIONS",
+    "max_pending_configs": "AVATAR_BRIDGE_MAX_PENDING_CONFIGS",
+    "config_timeout_s": "AVATAR_BRIDGE_CONFIG_TIMEOUT_S",
     "first_packet_ms": "AVATAR_BRIDGE_FIRST_PACKET_MS",
     "keep_alive_idle_s": "AVATAR_BRIDGE_KEEP_ALIVE_IDLE_S",
     "ready_timeout_s": "AVATAR_BRIDGE_READY_TIMEOUT_S",
+    "state_dir": "AVATAR_BRIDGE_STATE_DIR",
+    "redis_url": "AVATAR_BRIDGE_REDIS_URL",
+    "replica_id": "AVATAR_BRIDGE_REPLICA_ID",
+    "lease_s": "AVATAR_BRIDGE_LEASE_S",
 }
 
 
@@ -114,9 +173,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log-format", choices=["json", "text"])
     parser.add_argument("--max-sessions", type=int, help="concurrent conversations (default 200)")
+    parser.add_argument(
+        "--max-pending-configs",
+        type=int,
+        help="streams that may wait for their config at once (default 1000)",
+    )
+    parser.add_argument(
+        "--config-timeout-s", type=float, help="time a stream has to send its config (default 10)"
+    )
     parser.add_argument("--first-packet-ms", type=int, help="first packet size (default 400)")
     parser.add_argument("--keep-alive-idle-s", type=float, help="keep-alive idle time (default 60)")
     parser.add_argument("--ready-timeout-s", type=float, help="session ready timeout (default 20)")
+    _add_security_arguments(parser)
+
+
+def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("security (see the README's Security section)")
+    group.add_argument(
+        "--emulator",
+        action="store_const",
+        const="1",
+        help="run on the embedded LiveAvatar emulator instead of LiveAvatar (development only)",
+    )
+    group.add_argument("--tls-cert", help="PEM certificate chain: serve TLS")
+    group.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    group.add_argument("--tls-client-ca", help="PEM CA of client certificates: require mTLS")
+    group.add_argument("--auth-file", help="TOML file of principals, roles and key hashes")
+    group.add_argument(
+        "--close-health", action="store_const", const="1", help="health checks need credentials"
+    )
+    group.add_argument(
+        "--close-reflection", action="store_const", const="1", help="reflection needs credentials"
+    )
+    group.add_argument(
+        "--quota-conversations", type=int, help="per-principal concurrent conversations (0: no cap)"
+    )
+    group.add_argument(
+        "--quota-starts-per-minute", type=int, help="per-principal starts per minute (0: no cap)"
+    )
+    group.add_argument(
+        "--attach-allow", help="comma-separated hosts attach URLs may name (host, host:port, *.dom)"
+    )
+    group.add_argument("--reload-interval-s", type=float, help="file change check (default 5)")
+    parser.add_argument(
+        "--state-dir",
+        help="session journal directory (default ~/.local/state/avatar-bridge with a real "
+        "LiveAvatar key; not journaled on the embedded emulator)",
+    )
+    parser.add_argument(
+        "--redis-url", help="Redis journal for a fleet (prefer AVATAR_BRIDGE_REDIS_URL)"
+    )
+    parser.add_argument("--replica-id", help="replica id in the journal (default host:pid:start)")
+    parser.add_argument("--lease-s", type=float, help="Redis journal lease seconds (default 15)")
 
 
 def from_sources(
@@ -148,7 +256,17 @@ def from_sources(
             limits=replace(
                 base.limits,
                 max_sessions=int(values.get("max_sessions", base.limits.max_sessions)),
+                max_pending_configs=int(
+                    values.get("max_pending_configs", base.limits.max_pending_configs)
+                ),
+                config_timeout_s=float(
+                    values.get("config_timeout_s", base.limits.config_timeout_s)
+                ),
             ),
+            state_dir=values.get("state_dir", base.state_dir),
+            redis_url=values.get("redis_url", base.redis_url),
+            replica_id=values.get("replica_id", base.replica_id),
+            lease_s=float(values.get("lease_s", base.lease_s)),
             session=replace(
                 base.session,
                 first_packet_ms=int(values.get("first_packet_ms", base.session.first_packet_ms)),
@@ -158,10 +276,68 @@ def from_sources(
                 ready_timeout_s=float(values.get("ready_timeout_s", base.session.ready_timeout_s)),
             ),
         )
+        security, emulator = _security_values(args, env)
+        config = replace(config, security=security, emulator=emulator)
     except ValueError as exc:
         raise SystemExit(f"avatar-bridge: bad configuration value: {exc}") from exc
+    if not config.state_dir and not config.redis_url and not config.uses_emulator:
+        config = replace(config, state_dir=default_state_dir(env))
     _validate(config)
     return config
+
+
+_SECURITY_ENV = {
+    "emulator": "AVATAR_BRIDGE_EMULATOR",
+    "tls_cert": "AVATAR_BRIDGE_TLS_CERT",
+    "tls_key": "AVATAR_BRIDGE_TLS_KEY",
+    "tls_client_ca": "AVATAR_BRIDGE_TLS_CLIENT_CA",
+    "auth_file": "AVATAR_BRIDGE_AUTH_FILE",
+    "close_health": "AVATAR_BRIDGE_CLOSE_HEALTH",
+    "close_reflection": "AVATAR_BRIDGE_CLOSE_REFLECTION",
+    "quota_conversations": "AVATAR_BRIDGE_QUOTA_CONVERSATIONS",
+    "quota_starts_per_minute": "AVATAR_BRIDGE_QUOTA_STARTS_PER_MINUTE",
+    "attach_allow": "AVATAR_BRIDGE_ATTACH_ALLOW",
+    "reload_interval_s": "AVATAR_BRIDGE_RELOAD_INTERVAL_S",
+}
+
+
+def _security_values(
+    args: argparse.Namespace | None, env: Mapping[str, str]
+) -> tuple[SecurityConfig, bool]:
+    """The `security` and `emulator` fields, flags over environment over defaults."""
+    values: dict[str, str] = {}
+    for name, var in _SECURITY_ENV.items():
+        flag = getattr(args, name, None) if args is not None else None
+        if flag is not None:
+            values[name] = str(flag)
+        elif env.get(var):
+            values[name] = env[var]
+
+    def yes(name: str) -> bool:
+        return values.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+    base = SecurityConfig()
+    security = SecurityConfig(
+        tls_cert_file=values.get("tls_cert", ""),
+        tls_key_file=values.get("tls_key", ""),
+        tls_client_ca_file=values.get("tls_client_ca", ""),
+        auth_file=values.get("auth_file", ""),
+        open_health=not yes("close_health"),
+        open_reflection=not yes("close_reflection"),
+        quota_conversations=int(values.get("quota_conversations", base.quota_conversations)),
+        quota_starts_per_minute=int(
+            values.get("quota_starts_per_minute", base.quota_starts_per_minute)
+        ),
+        attach_allow=tuple(h.strip() for h in values.get("attach_allow", "").split(",") if h),
+        reload_interval_s=float(values.get("reload_interval_s", base.reload_interval_s)),
+    )
+    return security, yes("emulator")
+
+
+def default_state_dir(env: Mapping[str, str]) -> str:
+    """$XDG_STATE_HOME/avatar-bridge, or ~/.local/state/avatar-bridge."""
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "avatar-bridge")
 
 
 def _validate(config: ServerConfig) -> None:
@@ -171,9 +347,23 @@ def _validate(config: ServerConfig) -> None:
             (":" in config.listen, f"listen address {config.listen!r} must be host:port"),
             (config.shutdown_grace_s >= 0, "shutdown grace must be >= 0"),
             (config.limits.max_sessions > 0, "max sessions must be > 0"),
+            (config.limits.max_pending_configs > 0, "max pending configs must be > 0"),
+            (config.limits.config_timeout_s > 0, "config timeout must be > 0"),
             (20 <= config.session.first_packet_ms <= 2000, "first packet must be 20 to 2000 ms"),
             (5 <= config.session.keep_alive_idle_s <= 240, "keep-alive idle must be 5 to 240 s"),
             (config.log_format in ("json", "text"), "log format must be json or text"),
+            (
+                bool(config.security.tls_cert_file) == bool(config.security.tls_key_file),
+                "--tls-cert and --tls-key go together",
+            ),
+            (
+                config.security.tls or not config.security.tls_client_ca_file,
+                "--tls-client-ca needs --tls-cert and --tls-key",
+            ),
+            (config.security.quota_conversations >= 0, "quota conversations must be >= 0"),
+            (config.security.quota_starts_per_minute >= 0, "quota starts must be >= 0"),
+            (config.security.reload_interval_s > 0, "reload interval must be > 0"),
+            (config.lease_s >= 1, "lease must be >= 1 s"),
         )
         if not ok
     ]

@@ -1,10 +1,16 @@
 """The I/O adapter of one conversation: pumps client requests, upstream events and timers
 through a sans-I/O core and executes the actions it returns.
 
-Three inputs feed one queue, consumed by a single loop so the core never needs a lock:
-the client reader task, the upstream reader task, and the core's own deadline. The client
-reader applies backpressure: it stops reading while the core holds more than `max_pending_ms`
-of audio, so a fast client is slowed by gRPC flow control instead of filling memory.
+Three inputs feed one inbox, consumed by a single loop so the core never needs a lock:
+the client reader task, the upstream reader task, and the core's own deadline. The loop takes
+whatever the inbox holds in one batch (no per-item `wait_for`: a `call_at` timer wakes it for
+the core's deadline), so a busy conversation costs one wake-up per batch, not per message.
+The client reader applies backpressure: it stops reading while the core holds more than
+`max_pending_ms` of audio or the inbox carries more than INBOX_AUDIO_BYTES, so a fast client is
+slowed by gRPC flow control instead of filling memory. Audio memory per conversation is thus
+bounded by `max_pending_ms` of 24 kHz PCM16 (48,000 B/s: 480 KB at the 10 s default) plus
+INBOX_AUDIO_BYTES plus one request of at most `max_message_bytes`, plus the transports' own
+bounded buffers (gRPC's stream window, the WebSocket write buffer).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,11 +28,18 @@ import grpc
 from avatar_bridge.actions import Action, ClearAudio, Emit, Fail, PublishAudio, SendUpstream
 from avatar_bridge.config import Limits
 from avatar_bridge.errors import BridgeError, InvalidRequest, UpstreamClosed, UpstreamError
+from avatar_bridge.wire import Undecodable
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 _TEXT_KINDS = ("speak_text", "speak_response")
+INBOX_ITEMS = 256
+"""Upstream events waiting for the loop beyond which the upstream reader stops reading (a client
+that never reads stalls the loop in context.write; the WebSocket then backs up to LiveAvatar)."""
+INBOX_AUDIO_BYTES = 256 * 1024
+"""Client audio read but not yet taken by the loop: a batch's worth, beyond which the reader
+waits (one request above it is still read whole)."""
 
 
 class Core(Protocol):
@@ -92,16 +106,51 @@ class Conversation:
         self._max_pending_ms = max_pending_ms
         self._lookup = end_reason_lookup
         self._log_extra = log_extra
-        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._inbox: deque[tuple[str, Any]] = deque()
+        self._wakeup: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._inbox_audio_bytes = 0
+        """Audio bytes read from the client and not yet handed to the core."""
         self._room = asyncio.Event()
         self._room.set()
+        self._upstream_room = asyncio.Event()
+        self._upstream_room.set()
         self._loop = asyncio.get_running_loop()
         self.requests = 0
         self.audio_bytes_in = 0
 
     def request_stop(self, reason: pb.StopReason.ValueType, detail: str = "") -> None:
         """Ask the conversation to end (server shutdown, operator stop); safe from any task."""
-        self._inbox.put_nowait(("stop", Ending(reason, detail)))
+        self._put("stop", Ending(reason, detail))
+
+    def _put(self, kind: str, item: Any) -> None:
+        self._inbox.append((kind, item))
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._wakeup
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self, deadline: float | None) -> None:
+        """Until the inbox has something or the deadline passes."""
+        if self._inbox:
+            return
+        if deadline != self._timer_at:  # Usually unchanged (keep-alive): reuse the timer.
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = None if deadline is None else self._loop.call_at(deadline, self._ring)
+        self._wakeup = self._loop.create_future()
+        try:
+            await self._wakeup
+        finally:
+            self._wakeup = None
+
+    def _ring(self) -> None:
+        self._timer, self._timer_at = None, None
+        self._wake()
 
     async def run(self) -> Ending:
         tasks = [
@@ -111,6 +160,8 @@ class Conversation:
         try:
             return await self._loop_until_end()
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -121,39 +172,61 @@ class Conversation:
 
     async def _loop_until_end(self) -> Ending:
         core = self._core
+        inbox = self._inbox
         while True:
+            await self._wait(core.next_deadline())
+            while inbox:
+                kind, item = inbox.popleft()
+                now = self._loop.time()
+                if kind == "request":
+                    if item.WhichOneof("request") == "audio":
+                        self._inbox_audio_bytes -= len(item.audio.data)
+                    actions = core.handle_request(item, now)
+                elif kind == "upstream":
+                    actions = core.handle_upstream(item, now)
+                elif kind == "eof":
+                    actions = core.handle_client_eof(now)
+                elif kind == "closed":
+                    return await self._lookup(item)
+                elif kind == "stop":
+                    assert isinstance(item, Ending)
+                    return item
+                else:  # "fail"
+                    raise item
+                ending = await self._act(actions)
+                if ending is not None:
+                    return ending
+            self._upstream_room.set()
             deadline = core.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - self._loop.time())
-            try:
-                kind, item = await asyncio.wait_for(self._inbox.get(), timeout)
-            except TimeoutError:
-                kind, item = "timer", None
-            now = self._loop.time()
-            if kind == "request":
-                actions = core.handle_request(item, now)
-            elif kind == "upstream":
-                actions = core.handle_upstream(item, now)
-            elif kind == "timer":
-                actions = core.handle_timer(now)
-            elif kind == "eof":
-                actions = core.handle_client_eof(now)
-            elif kind == "closed":
-                return await self._lookup(item)
-            elif kind == "stop":
-                assert isinstance(item, Ending)
-                return item
-            else:  # "fail"
-                raise item
+            if deadline is not None and self._loop.time() >= deadline:
+                ending = await self._act(core.handle_timer(self._loop.time()))
+                if ending is not None:
+                    return ending
+            self._update_room()
+
+    async def _act(self, actions: list[Action]) -> Ending | None:
+        """Execute the core's actions; an Ending when they ended the conversation."""
+        if actions:
             try:
                 await self._execute(actions)
             except UpstreamClosed as exc:
                 return await self._lookup(exc)
-            if core.drained:
-                return Ending(pb.STOP_REASON_CLIENT_ENDED, "the client half-closed its stream")
-            if core.pending_audio_ms() < self._max_pending_ms:
-                self._room.set()
-            else:
-                self._room.clear()
+        if self._core.drained:
+            return Ending(pb.STOP_REASON_CLIENT_ENDED, "the client half-closed its stream")
+        return None
+
+    def _has_room(self) -> bool:
+        """Below the audio backlog the reader may add to (see the module docstring)."""
+        return (
+            self._inbox_audio_bytes < INBOX_AUDIO_BYTES
+            and self._core.pending_audio_ms() < self._max_pending_ms
+        )
+
+    def _update_room(self) -> None:
+        if self._has_room():
+            self._room.set()
+        else:
+            self._room.clear()
 
     async def _execute(self, actions: list[Action]) -> None:
         for action in actions:
@@ -177,39 +250,52 @@ class Conversation:
         limits = self._limits
         try:
             while True:
-                await self._room.wait()
+                # Read first, then hold only audio for room: a half-close, an interrupt or any
+                # command behind a long backlog reaches the core at once (at most one request
+                # waits here, as the module docstring counts).
                 request: object = await self._context.read()
                 if request is grpc.aio.EOF:
-                    self._inbox.put_nowait(("eof", None))
+                    self._put("eof", None)
+                    return
+                self.requests += 1
+                if isinstance(request, Undecodable):
+                    # Request 1 was the config; name this one by its place in the stream.
+                    which = f"request {self.requests + 1}"
+                    self._put("fail", InvalidRequest(request.describe(which)))
                     return
                 assert isinstance(request, pb.ConverseRequest)
-                self.requests += 1
                 problem = _check_limits(request, limits)
                 if problem is not None:
-                    self._inbox.put_nowait(("fail", problem))
+                    self._put("fail", problem)
                     return
                 if request.WhichOneof("request") == "audio":
-                    self.audio_bytes_in += len(request.audio.data)
-                    # Hold further reads until the loop has taken this chunk into account.
-                    self._room.clear()
-                self._inbox.put_nowait(("request", request))
+                    if not self._has_room():
+                        self._room.clear()
+                        await self._room.wait()
+                    size = len(request.audio.data)
+                    self.audio_bytes_in += size
+                    self._inbox_audio_bytes += size
+                self._put("request", request)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # The client went away mid-read.
             log.info("client stream ended: %s", type(exc).__name__, extra=self._log_extra)
-            self._inbox.put_nowait(("stop", Ending(pb.STOP_REASON_CLIENT_ENDED, "client gone")))
+            self._put("stop", Ending(pb.STOP_REASON_CLIENT_ENDED, "client gone"))
 
     async def _read_upstream(self) -> None:
         try:
             while True:
+                if len(self._inbox) >= INBOX_ITEMS:
+                    self._upstream_room.clear()
+                    await self._upstream_room.wait()
                 event = await self._transport.receive()
-                self._inbox.put_nowait(("upstream", event))
+                self._put("upstream", event)
         except asyncio.CancelledError:
             raise
         except UpstreamClosed as exc:
-            self._inbox.put_nowait(("closed", exc))
+            self._put("closed", exc)
         except UpstreamError as exc:
-            self._inbox.put_nowait(("fail", exc))
+            self._put("fail", exc)
 
 
 def _check_limits(request: pb.ConverseRequest, limits: Limits) -> BridgeError | None:

@@ -6,9 +6,13 @@
     ├── InvalidRequest               INVALID_ARGUMENT: the client's config, audio or command
     ├── FailedPrecondition           FAILED_PRECONDITION: valid, but not in this state or mode
     ├── LimitExceeded                RESOURCE_EXHAUSTED: a server limit (sessions, sizes)
+    ├── PermissionDenied             PERMISSION_DENIED: the caller may not do this
+    ├── Overloaded                   UNAVAILABLE: load shedding, a retry elsewhere may work
+    ├── ClientTooSlow                DEADLINE_EXCEEDED: the client missed a bridge deadline
     └── UpstreamError                LiveAvatar (REST, WebSocket or LiveKit) misbehaved
         ├── UpstreamRejected         a 4xx answer, mapped by status (401, 400/422, 404, credits …)
         ├── UpstreamUnavailable      UNAVAILABLE: timeouts, connection errors, 5xx after retries
+        │   └── UpstreamOutcomeUnknown   a call that creates was sent and its answer never came
         ├── UpstreamTimeout          DEADLINE_EXCEEDED: the session never became ready
         ├── UpstreamProtocolError    INTERNAL: an answer that breaks LiveAvatar's documented shape
         └── UpstreamClosed           UNAVAILABLE: the upstream connection closed unexpectedly
@@ -56,6 +60,27 @@ class LimitExceeded(BridgeError):
     reason = "LIMIT_EXCEEDED"
 
 
+class PermissionDenied(BridgeError):
+    """The caller is authenticated but may not do this (a role, or an attach target)."""
+
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PERMISSION_DENIED"
+
+
+class Overloaded(BridgeError):
+    """The process sheds load: a retry, on this instance later or on another, may succeed."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    reason = "OVERLOADED"
+
+
+class ClientTooSlow(BridgeError):
+    """The client did not send what the bridge waits for in time (its config)."""
+
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "DEADLINE_EXCEEDED"
+
+
 class UpstreamError(BridgeError):
     """LiveAvatar failed or answered something the bridge cannot use."""
 
@@ -90,6 +115,12 @@ class UpstreamUnavailable(UpstreamError):
     reason = "UPSTREAM_UNAVAILABLE"
 
 
+class UpstreamOutcomeUnknown(UpstreamUnavailable):
+    """A request that may have created or started a session got no answer: never retried."""
+
+    reason = "UPSTREAM_OUTCOME_UNKNOWN"
+
+
 class UpstreamTimeout(UpstreamError):
     """An upstream session never became ready in time."""
 
@@ -116,6 +147,29 @@ class UpstreamClosed(UpstreamError):
         super().__init__(message)
         self.close_code = close_code
         self.close_reason = close_reason
+
+
+def handshake_refused(what: str, http_status: int) -> UpstreamError:
+    """The error for a WebSocket handshake answered with an HTTP status instead of 101.
+
+    The code says whether a retry can help: 403 (and 401) PERMISSION_DENIED, 404 NOT_FOUND,
+    429 RESOURCE_EXHAUSTED, any other 4xx FAILED_PRECONDITION (a session not started or already
+    ended); only 5xx is UNAVAILABLE.
+    """
+    message = f"{what} refused the WebSocket handshake with HTTP {http_status}"
+    if http_status >= 500:
+        return UpstreamUnavailable(f"{message}: retry later")
+    error = UpstreamRejected(message, http_status=http_status, upstream_code=None)
+    error.grpc_code = _HANDSHAKE_CODES.get(http_status, grpc.StatusCode.FAILED_PRECONDITION)
+    return error
+
+
+_HANDSHAKE_CODES = {
+    401: grpc.StatusCode.PERMISSION_DENIED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
 
 
 def _code_for_rejection(http_status: int, message: str) -> grpc.StatusCode:

@@ -17,15 +17,25 @@ import time
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
+from avatar_bridge.admission import grpc_queue_options
 from avatar_bridge.config import ServerConfig
+from avatar_bridge.journal import open_journal
+from avatar_bridge.leg import LegFactory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
-from avatar_bridge.registry import SessionRegistry
-from avatar_bridge.service import AvatarBridgeService, LegFactory
+from avatar_bridge.memtrim import MemoryTrimmer
+from avatar_bridge.reflection_v1 import enable_reflection
+from avatar_bridge.registry import SessionRegistry, Timing
+from avatar_bridge.security.allowlist import for_server
+from avatar_bridge.security.interceptor import AuthInterceptor, AuthPolicy, AuthState
+from avatar_bridge.security.keys import AuthFileError
+from avatar_bridge.security.principal import Quota
+from avatar_bridge.security.quotas import QuotaPolicy
+from avatar_bridge.security.tls import ReloadingTlsCredentials, TlsFileError, TlsFiles
+from avatar_bridge.service import AvatarBridgeService
+from avatar_bridge.wire import add_service
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
-from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +45,18 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AvatarBridgeService"].full_name
 class BridgeServer:
     """One running bridge. `await start()` returns the bound port; `await stop()` shuts down."""
 
-    def __init__(self, config: ServerConfig, *, full_leg: LegFactory | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        full_leg: LegFactory | None = None,
+        rest_config: RestConfig | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        """`rest_config` and `timing` override the REST client and registry (tests, embedders)."""
         self.config = config
+        self._rest_config = rest_config
+        self._timing = timing
         self._full_leg = full_leg
         self._server: grpc.aio.Server | None = None
         self._rest: LiveAvatarClient | None = None
@@ -45,16 +65,62 @@ class BridgeServer:
         self.service: AvatarBridgeService | None = None
         self.port = 0
         self._stopped = asyncio.Event()
+        security = config.security
+        self.auth = AuthState(security.auth_file)
+        self.tls: ReloadingTlsCredentials | None = None
+        self._reloader: asyncio.Task[None] | None = None
+        self._reload_now = asyncio.Event()
+        self._trimmer = MemoryTrimmer()
 
     async def start(self) -> int:
         config = self.config
         scrubber.add(config.api_key)
-        self._rest = LiveAvatarClient(RestConfig(api_key=config.api_key, base_url=config.api_url))
-        rest = self._rest
-        self.registry = SessionRegistry(lambda sid, reason: rest.stop_session(sid, reason))
-        self.service = AvatarBridgeService(config, rest, self.registry, full_leg=self._full_leg)
+        security = config.security
+        try:
+            await self.auth.reload()
+            if security.tls:
+                files = TlsFiles(
+                    security.tls_cert_file, security.tls_key_file, security.tls_client_ca_file
+                )
+                self.tls = await ReloadingTlsCredentials.load(files)
+        except (AuthFileError, TlsFileError) as exc:
+            raise SystemExit(f"avatar-bridge: {exc}") from exc
+        rest_config = self._rest_config or RestConfig(
+            api_key=config.api_key, base_url=config.api_url
+        )
+        self._rest = LiveAvatarClient(rest_config)
+        journal = open_journal(
+            state_dir=config.state_dir,
+            redis_url=config.redis_url,
+            replica_id=config.replica_id,
+            lease_s=config.lease_s,
+        )
+        self.registry = SessionRegistry(
+            self._rest, journal, self._timing or Timing(token_wait_s=rest_config.timeout_s)
+        )
+        # Recovery: sessions a crashed run (or a dead replica) left are stopped in the background.
+        await self.registry.open()
+        self.service = AvatarBridgeService(
+            config,
+            self._rest,
+            self.registry,
+            full_leg=self._full_leg,
+            quotas=QuotaPolicy(
+                Quota(security.quota_conversations, security.quota_starts_per_minute)
+            ),
+            allowlist=for_server(
+                security.attach_allow, config.api_url, security.attach_allow_extra
+            ),
+        )
+        policy = AuthPolicy(
+            auth_file=security.auth_file,
+            mtls=bool(security.tls_client_ca_file),
+            open_health=security.open_health,
+            open_reflection=security.open_reflection,
+        )
         limits = config.limits
         self._server = grpc.aio.server(
+            interceptors=[AuthInterceptor(policy, self.auth)],
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", 4 * 1024 * 1024),
@@ -63,17 +129,34 @@ class BridgeServer:
                 ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.so_reuseport", 0),
+                # Keep each stream's receive window at gRPC's 64 KiB: BDP probing grew it to
+                # megabytes per fast client, audio the bridge then held (issue 7, bounded memory).
+                ("grpc.http2.bdp_probe", 0),
+                *grpc_queue_options(limits.max_sessions, limits.max_pending_configs),
             ],
         )
-        pb_grpc.add_AvatarBridgeServiceServicer_to_server(self.service, self._server)
+        # Not the generated add_..._to_server: Converse needs a decoder that never raises.
+        add_service(self.service, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
-        )
-        self.port = self._server.add_insecure_port(config.listen)
+        enable_reflection((SERVICE_NAME, health.SERVICE_NAME), self._server)
+        try:
+            if self.tls is not None:
+                self.port = self._server.add_secure_port(
+                    config.listen, self.tls.server_credentials()
+                )
+            else:
+                self.port = self._server.add_insecure_port(config.listen)
+        except RuntimeError:  # grpc says only "Failed to bind"; in use is by far the usual cause
+            self.port = 0
         if not self.port:
-            raise SystemExit(f"avatar-bridge: cannot listen on {config.listen}")
+            raise SystemExit(
+                f"avatar-bridge: cannot listen on {config.listen}: the port is in use (another "
+                "`make run`?) or the address is not local. Stop the other server, or pick "
+                "another address with --listen or AVATAR_BRIDGE_LISTEN."
+            )
         await self._server.start()
+        self._reloader = asyncio.create_task(self._reload_loop(), name="security-reload")
+        self._trimmer.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -82,10 +165,40 @@ class BridgeServer:
                 "listen": config.listen,
                 "port": self.port,
                 "api_url": config.api_url,
+                "upstream": "embedded emulator" if config.uses_emulator else "LiveAvatar",
+                "transport": security.transport,
+                "authentication": _auth_mode(policy),
                 "max_sessions": limits.max_sessions,
             },
         )
+        if not policy.enabled and not _is_loopback(config.listen):
+            log.warning(
+                "no caller authentication on a non-loopback address: anyone who reaches the "
+                "port can spend the LiveAvatar account; set --auth-file or --tls-client-ca",
+                extra={"listen": config.listen},
+            )
         return self.port
+
+    def request_reload(self) -> None:
+        """Re-read certificates and the auth file now (SIGHUP)."""
+        self._reload_now.set()
+
+    async def reload(self) -> None:
+        """Pick up changed certificate and auth files; keep the old ones if the new are broken."""
+        if self.tls is not None:
+            await self.tls.reload()
+        await self.auth.reload()
+
+    async def _reload_loop(self) -> None:
+        interval = self.config.security.reload_interval_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reload_now.wait(), interval)
+            self._reload_now.clear()
+            try:
+                await self.reload()
+            except Exception:
+                log.exception("security reload failed")
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Graceful shutdown; idempotent."""
@@ -100,15 +213,24 @@ class BridgeServer:
             extra={"grace_s": grace, "conversations": self.registry.conversation_count},
         )
         await self._health.enter_graceful_shutdown()
+        if self._reloader is not None:
+            self._reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloader
         self.service.begin_shutdown()
         self.registry.stop_all(pb.STOP_REASON_SERVER_SHUTDOWN, "the bridge is shutting down")
         # Conversations write SessionStopped and stop their upstream sessions themselves.
-        await self.registry.wait_conversations(max(0.0, (deadline - time.monotonic()) * 0.7))
-        await self.registry.stop_everything(max(0.5, (deadline - time.monotonic()) * 0.8))
+        await self.registry.wait_conversations(max(0.0, (deadline - time.monotonic()) * 0.6))
+        left = await self.registry.stop_everything(max(0.5, (deadline - time.monotonic()) * 0.8))
         await self._server.stop(max(0.0, deadline - time.monotonic()))
+        await self._trimmer.stop()
+        await self.registry.close()
         if self._rest is not None:
             await self._rest.aclose()
-        log.info("shut down")
+        log.info(
+            "shut down",
+            extra={"sessions_stopped": self.registry.stopped_count, "sessions_left": len(left)},
+        )
 
     async def wait_for_termination(self) -> None:
         await self._stopped.wait()
@@ -125,9 +247,20 @@ async def serve(config: ServerConfig, *, extra: contextlib.AsyncExitStack | None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, server.request_reload)
         await stop.wait()
         log.info("signal received")
         await server.stop()
+
+
+def _auth_mode(policy: AuthPolicy) -> str:
+    modes = [name for on, name in ((policy.auth_file, "api-key"), (policy.mtls, "mtls")) if on]
+    return "+".join(modes) or "none"
+
+
+def _is_loopback(listen: str) -> bool:
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
 def _full_leg_factory() -> LegFactory | None:

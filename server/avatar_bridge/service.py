@@ -13,33 +13,33 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 
+from avatar_bridge.admission import Admission, Release
 from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
-from avatar_bridge.conversation import Conversation, Ending, Transport
+from avatar_bridge.conversation import Conversation, Ending
 from avatar_bridge.errors import (
     BridgeError,
+    ClientTooSlow,
     FailedPrecondition,
     InvalidRequest,
-    LimitExceeded,
+    PermissionDenied,
     UpstreamClosed,
     UpstreamError,
 )
-from avatar_bridge.lite.core import LiteCore
-from avatar_bridge.lite.recovery import (
-    ReconnectingLiteTransport,
-    ReconnectPolicy,
-    session_alive_check,
-)
-from avatar_bridge.lite.transport import LiteTransport
+from avatar_bridge.leg import Leg as Leg  # Re-exported: older imports name the service.
+from avatar_bridge.leg import LegFactory as LegFactory
+from avatar_bridge.lite.leg import lite_leg_factory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
-from avatar_bridge.registry import SessionRegistry
+from avatar_bridge.registry import SessionRegistry, ShuttingDown
+from avatar_bridge.security.allowlist import HostAllowlist
+from avatar_bridge.security.principal import OPERATE, Principal, current_principal
+from avatar_bridge.security.quotas import UNLIMITED, QuotaPolicy
 from avatar_bridge.session_config import Plan, plan_from_config
+from avatar_bridge.wire import Undecodable
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
@@ -54,33 +54,8 @@ LIVEAVATAR_REASONS: dict[pb.StopReason.ValueType, str] = {
 }
 """StopReason values that are LiveAvatar's own SessionEndReasonEnum, by number."""
 _REASON_BY_NAME = {name: number for number, name in LIVEAVATAR_REASONS.items()}
-
-
-@dataclass(frozen=True)
-class Leg:
-    """A connected upstream leg and the core that drives it."""
-
-    core: Any
-    transport: Transport
-
-
-class LegFactory(Protocol):
-    """Connect a FULL leg: (plan, started session, now, ...) → Leg. Installed by the FULL module.
-
-    `keep_alive` runs LiveAvatar's REST keep-alive for the session (FULL has no data command
-    for it); `log_extra` identifies the conversation in log records.
-    """
-
-    def __call__(
-        self,
-        plan: Plan,
-        started: StartedSession,
-        now: float,
-        *,
-        converter: AudioConverter | None,
-        keep_alive: Callable[[], Awaitable[None]],
-        log_extra: dict[str, Any],
-    ) -> Awaitable[Leg]: ...
+STOP_WAIT_S = 10.0
+"""How long a finished call waits for its upstream stop (which goes on after, if it must)."""
 
 
 class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
@@ -93,12 +68,28 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         registry: SessionRegistry,
         *,
         full_leg: LegFactory | None = None,
+        quotas: QuotaPolicy = UNLIMITED,
+        allowlist: HostAllowlist | None = None,
     ) -> None:
         self._config = config
+        self._quotas = quotas
+        self._allowlist = allowlist or HostAllowlist()
+        self._drivers: dict[str, str] = {}
+        """session id → the principal whose conversation drives it (for StopSession's log)."""
         self._rest = rest
         self._registry = registry
-        self._full_leg = full_leg
+        self._legs: dict[pb.Mode.ValueType, LegFactory] = {
+            pb.MODE_LITE: lite_leg_factory(rest.get_session, config.session)
+        }
+        if full_leg is not None:
+            self._legs[pb.MODE_FULL] = full_leg
         self._shutting_down = False
+        limits = config.limits
+        self.admission = Admission(
+            max_sessions=limits.max_sessions, max_pending_configs=limits.max_pending_configs
+        )
+        """Add quota or load-shedding policies with `admission.add_policy`."""
+        self.admission.add_policy(_QuotaRule(quotas))
         self._operator_stops: set[str] = set()
         """Sessions a StopSession call is stopping while a conversation drives them."""
 
@@ -109,12 +100,21 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     # Converse.
 
     async def Converse(self, request_iterator: Any, context: Context) -> None:  # type: ignore[override]
+        await self._converse_call(context)
+
+    async def _converse_call(self, context: Context) -> None:
         conversation_id = uuid.uuid4().hex[:12]
         extra: dict[str, Any] = {"conversation": conversation_id, "peer": context.peer()}
         try:
             plan = await self._read_plan(context)
+            # The admission point: the session limit and every policy (per-principal quotas,
+            # load shedding), before any REST call.
+            ticket = self.admission.admit(current_principal())
         except BridgeError as exc:
-            log.info("conversation refused", extra={**extra, "error": exc.message})
+            log.info(
+                "conversation refused",
+                extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
+            )
             await context.abort(exc.grpc_code, exc.message)
             return
         try:
@@ -125,32 +125,54 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
             )
             await context.abort(exc.grpc_code, exc.message)
+        finally:
+            # A session still being stopped keeps its slot: the limit counts upstream sessions.
+            session_id = extra.get("session_id")
+            if session_id in self._registry.owned_sessions():
+                ticket.release_after(self._registry.stop_upstream(session_id))
+            ticket.release()
 
     async def _read_plan(self, context: Context) -> Plan:
         if self._shutting_down:
             raise UpstreamError("the bridge is shutting down: retry on another instance")
-        if self._registry.conversation_count >= self._config.limits.max_sessions:
-            raise LimitExceeded(
-                f"this bridge already drives {self._config.limits.max_sessions} conversations, "
-                "its limit: retry later or on another instance"
-            )
-        first: object = await context.read()
-        if first is grpc.aio.EOF:
+        with self.admission.await_config():
+            first = await self._first_request(context)
+        if isinstance(first, Undecodable):
+            raise InvalidRequest(first.describe("the first request"))
+        longest = self._config.limits.max_request_id_chars
+        if len(first.request_id) > longest:
             raise InvalidRequest(
-                "the request stream ended before the first request: expected a first request "
-                "carrying config"
+                f"request_id has {len(first.request_id)} characters: expected at most {longest}"
             )
-        assert isinstance(first, pb.ConverseRequest)
         kind = first.WhichOneof("request")
         if kind != "config":
             raise InvalidRequest(
                 f"the first request carries {kind or 'nothing'}: expected the first request to "
                 "carry config (SessionConfig), and audio or commands only after it"
             )
-        plan = plan_from_config(first.config, self._config.session)
-        if plan.mode == pb.MODE_FULL and self._full_leg is None:
-            raise FailedPrecondition("FULL mode is not available on this bridge")
+        plan = plan_from_config(first.config, self._config.session, allowlist=self._allowlist)
+        if plan.mode not in self._legs:
+            raise FailedPrecondition(f"{pb.Mode.Name(plan.mode)} is not available on this bridge")
         return plan
+
+    async def _first_request(self, context: Context) -> pb.ConverseRequest | Undecodable:
+        """The first request, within the config deadline."""
+        timeout_s = self._config.limits.config_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                first: object = await context.read()
+        except TimeoutError:
+            raise ClientTooSlow(
+                f"no first request within {timeout_s:g} s of the call's start, this bridge's "
+                "config deadline (--config-timeout-s): send SessionConfig in the first request"
+            ) from None
+        if first is grpc.aio.EOF:
+            raise InvalidRequest(
+                "the request stream ended before the first request: expected a first request "
+                "carrying config"
+            )
+        assert isinstance(first, pb.ConverseRequest | Undecodable)
+        return first
 
     async def _converse(self, plan: Plan, context: Context, extra: dict[str, Any]) -> None:
         converter = _converter_for(plan)
@@ -179,7 +201,23 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
                 )
             )
-            leg = await self._connect_leg(plan, started, converter, extra)
+            try:
+                leg = await self._registry.unless_closing(
+                    self._connect_leg(plan, started, converter, extra)
+                )
+            except ShuttingDown as exc:
+                # The client already has session_started: end it the way live calls end.
+                ending = Ending(pb.STOP_REASON_SERVER_SHUTDOWN, exc.message)
+                await context.write(
+                    pb.ConverseResponse(
+                        session_stopped=pb.SessionStopped(reason=ending.reason, detail=exc.message)
+                    )
+                )
+                return
+            if plan.attached and plan.stop_on_end:
+                # An attached session becomes ours to stop only once we reached it.
+                await self._registry.adopt(session_id)
+                owned = True
             conversation = Conversation(
                 context=context,
                 core=leg.core,
@@ -190,13 +228,14 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 log_extra=extra,
             )
             self._registry.attach(session_id, conversation)
+            self._drivers[session_id] = current_principal().name
             try:
                 ending = await conversation.run()
             finally:
                 with contextlib.suppress(Exception):
                     await leg.transport.close()
             if ending.upstream_ended:
-                self._registry.disown(session_id)
+                await self._registry.disown(session_id)
             await context.write(
                 pb.ConverseResponse(
                     session_stopped=pb.SessionStopped(
@@ -208,6 +247,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             )
         finally:
             self._registry.detach(session_id)
+            self._drivers.pop(session_id, None)
             self._operator_stops.discard(session_id)
             log.info(
                 "conversation ended",
@@ -220,16 +260,23 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 },
             )
             if owned and session_id in self._registry.owned_sessions():
-                # Shielded: a cancelled call must not abandon the stop.
+                # The registry owns the stop (retried until done). The call waits a bounded
+                # while, so a client that ends normally sees the session stopped, but not once
+                # shutdown begins: a stop that LiveAvatar stalls must not outlast the grace and
+                # turn the status after session_stopped into UNAVAILABLE (shutdown waits for the
+                # stop itself; the admission slot is held until it ends).
                 stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(stop)
+                with contextlib.suppress(asyncio.CancelledError, ShuttingDown):
+                    await self._registry.unless_closing(asyncio.wait([stop], timeout=STOP_WAIT_S))
 
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""
         if plan.attached:
-            if plan.stop_on_end:
-                self._registry.own(plan.attach_session_id)
+            if plan.stop_on_end and not current_principal().may(OPERATE):
+                raise PermissionDenied(
+                    "config.attach.stop_on_end needs the 'operate' role: stopping a session "
+                    "the bridge did not create is an operator's decision"
+                )
             return (
                 StartedSession(
                     session_id=plan.attach_session_id,
@@ -237,21 +284,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     livekit_client_token=plan.attach_livekit_token,
                     ws_url=plan.attach_ws_url,
                 ),
-                plan.stop_on_end,
+                False,  # Owned (stop_on_end) only once connected: see _converse.
             )
         assert plan.token_body is not None
-        token = await self._rest.create_token(plan.token_body)
-        # Owned from the moment it exists: a start that fails or times out is stopped too.
-        self._registry.own(token.session_id)
-        try:
-            started = await self._rest.start_session(token)
-        except BaseException:
-            stop = self._registry.stop_upstream(token.session_id, "SERVER_ERROR")
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(stop)
-            raise
-        if started.session_id != token.session_id:
-            self._registry.own(started.session_id)
+        # The registry owns token and start: a cancel here never abandons the session.
+        started = await self._registry.create(plan.token_body, extra)
         log.info("upstream session started", extra={**extra, "session_id": started.session_id})
         return started, True
 
@@ -262,46 +299,14 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         converter: AudioConverter | None,
         extra: dict[str, Any],
     ) -> Leg:
-        loop = asyncio.get_running_loop()
-        if plan.mode == pb.MODE_FULL:
-            assert self._full_leg is not None
-            return await self._full_leg(
-                plan,
-                started,
-                loop.time(),
-                converter=converter,
-                keep_alive=lambda: self._rest.keep_alive(started.session_id),
-                log_extra=extra,
-            )
-        if not started.ws_url:
-            raise FailedPrecondition(
-                "LiveAvatar started the LITE session without a ws_url (a connector session?): "
-                "this bridge needs the LITE WebSocket"
-            )
-        defaults = self._config.session
-        ws_url, open_timeout_s = started.ws_url, plan.options.ready_timeout_s
-
-        async def connect() -> LiteTransport:
-            socket = LiteTransport(ws_url, open_timeout_s=open_timeout_s)
-            await socket.connect()
-            return socket
-
-        transport = ReconnectingLiteTransport(
-            connect,
-            session_alive=session_alive_check(self._rest.get_session, started.session_id),
-            policy=ReconnectPolicy(
-                attempts=defaults.reconnect_attempts, ready_timeout_s=open_timeout_s
-            ),
+        return await self._legs[plan.mode](
+            plan,
+            started,
+            asyncio.get_running_loop().time(),
+            converter=converter,
+            keep_alive=lambda: self._rest.keep_alive(started.session_id),
             log_extra=extra,
         )
-        await transport.connect()
-        core = LiteCore(
-            plan.options,
-            converter,
-            now=loop.time(),
-            silence_timeout_s=defaults.upstream_silence_s,
-        )
-        return Leg(core=core, transport=transport)
 
     async def _upstream_ending(self, session_id: str, exc: UpstreamClosed) -> Ending:
         """The upstream leg closed by itself: ask LiveAvatar why."""
@@ -356,14 +361,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         except BridgeError as exc:
             self._operator_stops.discard(session_id)
             await context.abort(exc.grpc_code, exc.message)
-        self._registry.disown(session_id)
+        await self._registry.disown(session_id)
         had = self._registry.request_stop(
             session_id, pb.STOP_REASON_OPERATOR_STOPPED, "an operator stopped the session"
         )
         had = had or had_before
         log.info(
             "operator stopped session",
-            extra={"session_id": session_id, "reason": LIVEAVATAR_REASONS[reason]},
+            extra={
+                "session_id": session_id,
+                "reason": LIVEAVATAR_REASONS[reason],
+                "operator": current_principal().name,
+                "driven_by": self._drivers.get(session_id, ""),
+            },
         )
         return pb.StopSessionResponse(session_id=session_id, had_conversation=had)
 
@@ -433,3 +443,13 @@ def _session_info(entry: dict[str, Any], registry: SessionRegistry) -> pb.Sessio
         credits_consumed=float(entry.get("credits_consumed") or 0.0),
         has_conversation=registry.has_conversation(session_id),
     )
+
+
+class _QuotaRule:
+    """Per-principal quotas (issue 8) as an admission policy, beside the global session limit."""
+
+    def __init__(self, quotas: QuotaPolicy) -> None:
+        self._quotas = quotas
+
+    def check_and_take(self, principal: Principal) -> Release:
+        return self._quotas.check_and_take(principal).release

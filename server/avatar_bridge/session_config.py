@@ -13,7 +13,8 @@ from google.protobuf import json_format
 
 from avatar_bridge.audio import AudioFormat, AudioFormatError
 from avatar_bridge.config import SessionDefaults
-from avatar_bridge.errors import InvalidRequest
+from avatar_bridge.errors import InvalidRequest, PermissionDenied
+from avatar_bridge.security.allowlist import HostAllowlist, NotAllowed
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 LITE = pb.MODE_LITE
@@ -70,15 +71,25 @@ class Plan:
         return self.token_body is None
 
 
-def plan_from_config(config: pb.SessionConfig, defaults: SessionDefaults) -> Plan:
-    """Validate `config` and return the plan; raise InvalidRequest on the first problem."""
+def plan_from_config(
+    config: pb.SessionConfig,
+    defaults: SessionDefaults,
+    *,
+    allowlist: HostAllowlist | None = None,
+) -> Plan:
+    """Validate `config` and return the plan; raise InvalidRequest on the first problem.
+
+    Attach URLs must match `allowlist` (default: LiveAvatar's hosts), else PermissionDenied.
+    """
     options = _options(config.options, defaults)
     audio = _audio_format(config.input_audio) if config.HasField("input_audio") else None
     which = config.WhichOneof("session")
     if which == "create":
         return _plan_create(config.create, options, audio)
     if which == "attach":
-        return _plan_attach(config.attach, options, audio)
+        plan = _plan_attach(config.attach, options, audio)
+        _check_targets(plan, allowlist or HostAllowlist())
+        return plan
     raise InvalidRequest(
         "config.session is not set: expected config.create (a new LiveAvatar session) "
         "or config.attach (a session started elsewhere)"
@@ -287,3 +298,14 @@ def _plan_attach(
         "config.attach.target is not set: expected config.attach.lite {ws_url} or "
         "config.attach.full {livekit_url, livekit_token}"
     )
+
+
+def _check_targets(plan: Plan, allowlist: HostAllowlist) -> None:
+    """No open proxy: the bridge dials only allowed hosts, decided before any connection."""
+    try:
+        if plan.attach_ws_url:
+            allowlist.check(plan.attach_ws_url, "config.attach.lite.ws_url")
+        if plan.attach_livekit_url:
+            allowlist.check(plan.attach_livekit_url, "config.attach.full.livekit_url")
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from None

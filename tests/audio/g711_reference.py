@@ -6,6 +6,8 @@ these are what the pipeline's tables are checked against.
 
 from __future__ import annotations
 
+import bisect
+
 
 def mulaw_level(code: int) -> int:
     """Linear 16-bit level of a µ-law byte (ITU-T G.711 table 2, 14-bit levels scaled by 4)."""
@@ -31,3 +33,20 @@ def alaw_level(code: int) -> int:
 
 MULAW_LEVELS = [mulaw_level(c) for c in range(256)]
 ALAW_LEVELS = [alaw_level(c) for c in range(256)]
+
+
+def encode_nearest(pcm16: list[int], levels: list[int]) -> bytes:
+    """G.711-encode 16-bit samples as the code whose reference level is nearest.
+
+    An encoder built on the reference decoders above (the stdlib's `audioop` is gone in Python
+    3.13): what an end-to-end test needs is bytes whose meaning the reference decoders define.
+    """
+    by_level = sorted(range(256), key=lambda code: levels[code])
+    ordered = [levels[code] for code in by_level]
+    out = bytearray()
+    for sample in pcm16:
+        i = bisect.bisect_left(ordered, sample)
+        if i == len(ordered) or (i > 0 and sample - ordered[i - 1] <= ordered[i] - sample):
+            i -= 1
+        out.append(by_level[i])
+    return bytes(out)

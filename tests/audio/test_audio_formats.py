@@ -89,9 +89,14 @@ def test_from_proto_rejects_with_a_message_naming_the_problem(
     assert isinstance(info.value, ValueError)
 
 
-def test_bounds_are_inclusive() -> None:
-    AudioFormat(AudioEncoding.FLOAT32, 8000, 2)
-    AudioFormat(AudioEncoding.FLOAT32, 48000, 2)
+@pytest.mark.parametrize("rate", [8000, 48000])
+def test_bounds_are_inclusive(rate: int) -> None:
+    # The .proto: "8,000 to 48,000" samples per second, both ends accepted.
+    message = pb.AudioFormat(
+        encoding=pb.AUDIO_ENCODING_FLOAT32, sample_rate_hertz=rate, channel_count=2
+    )
+    fmt = AudioFormat.from_proto(message)
+    assert (fmt.sample_rate_hz, fmt.channels, fmt.bytes_per_frame) == (rate, 2, 8)
 
 
 def test_output_format() -> None:

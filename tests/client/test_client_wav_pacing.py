@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,9 @@ from avatar_bridge_client import (
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 from .conftest import FakeClock, FakeServer, write_wav
+
+WAIT_S = 15.0
+"""Generous bound on a wait; never a speed assertion."""
 
 
 def test_reads_pcm16_stereo(speech_wav: Path) -> None:
@@ -58,8 +64,31 @@ def test_not_a_wav(tmp_path: Path) -> None:
         read_wav(tmp_path / "absent.wav")
 
 
-async def test_load_wav_runs_off_the_loop(speech_wav: Path) -> None:
-    assert (await load_wav(speech_wav)).frames == 5600
+async def test_load_wav_runs_off_the_loop(speech_wav: Path, tmp_path: Path) -> None:
+    """The file is a FIFO whose writer waits for the loop: a read on the loop would deadlock.
+
+    The writer thread opens the FIFO only after the event loop, still free while load_wav
+    waits, sets `loop_free`; reading on the loop would block it in open() until the writer
+    gives up (bounded), and the test fails on `loop_was_free`.
+    """
+    fifo = tmp_path / "speech.fifo"
+    os.mkfifo(fifo)
+    loop_free = threading.Event()
+    loop_was_free: list[bool] = []
+
+    def writer() -> None:
+        loop_was_free.append(loop_free.wait(WAIT_S))
+        with open(fifo, "wb") as out:
+            out.write(speech_wav.read_bytes())
+
+    writing = asyncio.create_task(asyncio.to_thread(writer))
+    loading = asyncio.create_task(load_wav(fifo))
+    await asyncio.sleep(0)  # load_wav starts; on the loop it would not return here.
+    asyncio.get_running_loop().call_soon(loop_free.set)
+    wav = await asyncio.wait_for(loading, 2 * WAIT_S)
+    await writing
+    assert loop_was_free == [True]
+    assert wav.frames == 5600
 
 
 async def test_paced_sends_whole_frames_on_schedule(

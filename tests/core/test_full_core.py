@@ -7,25 +7,32 @@ from typing import Any
 
 from avatar_bridge.actions import Action, Emit, Fail, PublishAudio, SendUpstream
 from avatar_bridge.audio import AudioConverter, AudioEncoding, AudioFormat
-from avatar_bridge.config import SessionDefaults
 from avatar_bridge.errors import FailedPrecondition, InvalidRequest
-from avatar_bridge.full.core import DROP_REPORT_MS, KEEP_ALIVE_EVENT, START_GRACE_S, FullCore
+from avatar_bridge.full.core import FullCore
 from avatar_bridge.session_config import SessionOptions
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 PCM16K = AudioFormat(AudioEncoding.LINEAR16, 16000, 1)
 
+# Expected values written from the spec (README, .proto), never imported from the core.
+KEEP_ALIVE_EVENT = "session.keep_alive"
+"""The keep-alive the core asks for; FULL's transport answers it with LiveAvatar's REST call."""
+DROP_REPORT_S = 1.0
+"""A stretch dropped outside push-to-talk is reported at most one second late."""
+START_GRACE_S = 5.0
+"""After half-close, an unanswered speak command is waited for five seconds."""
+
 
 def options(**overrides: Any) -> SessionOptions:
-    d = SessionDefaults()
+    # The README's documented defaults, literally.
     base = SessionOptions(
-        first_packet_ms=d.first_packet_ms,
-        packet_ms=d.packet_ms,
-        low_water_ms=d.low_water_ms,
-        keep_alive_idle_s=d.keep_alive_idle_s,
-        ready_timeout_s=d.ready_timeout_s,
-        drain_timeout_s=d.drain_timeout_s,
-        max_pending_ms=d.max_pending_ms,
+        first_packet_ms=400,
+        packet_ms=1000,
+        low_water_ms=300,
+        keep_alive_idle_s=60.0,
+        ready_timeout_s=20.0,
+        drain_timeout_s=30.0,
+        max_pending_ms=10_000,
     )
     return replace(base, **overrides)
 
@@ -281,8 +288,8 @@ def test_audio_outside_push_to_talk_is_dropped_and_reported_once_per_stretch() -
 def test_long_stretch_outside_push_to_talk_is_reported_by_the_timer() -> None:
     h = Harness(push_to_talk=True)
     h.request("a", audio=pb.AudioChunk(data=b"\x00\x00" * 1600))
-    assert h.core.next_deadline() == DROP_REPORT_MS / 1000
-    h.advance(DROP_REPORT_MS / 1000)
+    assert h.core.next_deadline() == DROP_REPORT_S
+    h.advance(DROP_REPORT_S)
     assert h.kinds()[-1] == "audio_dropped"
 
 

@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from avatar_bridge.actions import Action, Emit, Fail, SendUpstream
-from avatar_bridge.audio import OUTPUT_BYTES_PER_MS, AudioConverter, AudioEncoding, AudioFormat
-from avatar_bridge.config import SessionDefaults
+from avatar_bridge.audio import AudioConverter, AudioEncoding, AudioFormat
 from avatar_bridge.errors import UpstreamTimeout
 from avatar_bridge.lite.core import LiteCore
 from avatar_bridge.session_config import SessionOptions
@@ -19,18 +18,20 @@ from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 PCM24 = AudioFormat(AudioEncoding.LINEAR16, 24000, 1)
 MAX_PACKET_B64 = 1_000_000
+OUTPUT_BYTES_PER_MS = 48
+"""24 kHz mono PCM16 by the spec: 24 samples/ms x 2 bytes = 48 bytes per ms (not imported)."""
 
 
 def options(**overrides: Any) -> SessionOptions:
-    d = SessionDefaults()
+    # The README's documented defaults, literally.
     base = SessionOptions(
-        first_packet_ms=d.first_packet_ms,
-        packet_ms=d.packet_ms,
-        low_water_ms=d.low_water_ms,
-        keep_alive_idle_s=d.keep_alive_idle_s,
-        ready_timeout_s=d.ready_timeout_s,
-        drain_timeout_s=d.drain_timeout_s,
-        max_pending_ms=d.max_pending_ms,
+        first_packet_ms=400,
+        packet_ms=1000,
+        low_water_ms=300,
+        keep_alive_idle_s=60.0,
+        ready_timeout_s=20.0,
+        drain_timeout_s=30.0,
+        max_pending_ms=10_000,
     )
     return replace(base, **overrides)
 
@@ -344,17 +345,22 @@ def test_eof_before_ready_waits_for_ready_then_sends_everything() -> None:
 
 # Properties over arbitrary inputs.
 
-FAMILIES = ("documented", "observed", "both")
+FAMILIES = ("documented", "observed", "both", "repeated")
+"""`repeated`: the documented events with every start sent twice (a redelivered event), which
+must not yield a second avatar_speak_started."""
 
 
 def play_turn(h: Harness, uid: str, family: str, *, interrupted: bool = False) -> None:
     """What LiveAvatar sends for one turn, in one event family."""
-    if family in ("documented", "both"):
+    if family in ("documented", "both", "repeated"):
         h.up(type="agent.speak_started", event_id=uid, task={"id": uid})
+    if family == "repeated":
+        h.up(type="agent.speak_started", event_id=uid, task={"id": uid})
+        h.up(type="agent.state_updated", previous_state="idle", new_state="talking")
     if family in ("observed", "both"):
         h.up(type="agent.state_updated", previous_state="idle", new_state="talking")
     end = "agent.speak_interrupted" if interrupted else "agent.speak_ended"
-    if family in ("documented", "both"):
+    if family in ("documented", "both", "repeated"):
         h.up(type=end, event_id=uid, task={"id": uid})
     if family in ("observed", "both"):
         h.up(type="agent.state_updated", previous_state="talking", new_state="idle")
@@ -441,3 +447,74 @@ def test_sent_plus_dropped_accounts_for_every_byte(before: int, after: int) -> N
     h.take(h.core.close())
     dropped = sum(e.audio_dropped.input_byte_count for e in h.events if e.HasField("audio_dropped"))
     assert len(h.sent_audio()) - sent_before + dropped - at_interrupt == 2 * after * 24
+
+
+def test_real_time_chunks_go_upstream_the_moment_they_arrive() -> None:
+    """No chunk waits for the low-water timer: at 20 ms frames, one packet per frame on arrival."""
+    h = Harness(first_packet_ms=400, low_water_ms=300)
+    h.connect()
+    for index in range(200):  # 4 s of 20 ms frames in real time
+        before = len(h.sent("agent.speak"))
+        h.audio(tone(20))
+        if index >= 20:  # past the 400 ms first packet
+            assert len(h.sent("agent.speak")) == before + 1, f"frame {index} was held back"
+        h.advance(0.02)
+
+
+def test_a_fast_client_goes_upstream_no_faster_than_real_time_plus_the_lead() -> None:
+    """60 s of audio offered at once: upstream gets at most elapsed + low water + 2 packets."""
+    h = Harness(first_packet_ms=400, low_water_ms=300, packet_ms=1000)
+    h.connect()
+    h.audio(tone(60_000))
+    for step in range(1, 101):  # 10 s in 100 ms steps
+        h.advance(0.1)
+        sent_ms = len(h.sent_audio()) / OUTPUT_BYTES_PER_MS
+        lead_ms = 300 + 2 * 1000
+        assert sent_ms <= step * 100 + lead_ms, f"{sent_ms} ms upstream after {step / 10} s"
+    # ... and the avatar never ran dry: the queue never fell below the low-water mark.
+    assert len(h.sent_audio()) / OUTPUT_BYTES_PER_MS >= 10_000 + 300
+    assert all(
+        len(base64.b64decode(m["audio"])) <= 1000 * OUTPUT_BYTES_PER_MS
+        for m in h.sent("agent.speak")
+    )
+
+
+def test_a_fast_source_starts_before_the_first_packet_is_full() -> None:
+    """20 ms frames at 2x real time: speech starts with 120 ms in hand, not 400 ms."""
+    h = Harness(first_packet_ms=400)
+    h.connect()
+    for _ in range(6):  # 120 ms of audio over 50 ms
+        h.audio(tone(20))
+        h.advance(0.01)
+    assert len(h.sent_audio()) == 120 * OUTPUT_BYTES_PER_MS
+
+
+def test_a_real_time_source_keeps_the_full_first_packet() -> None:
+    h = Harness(first_packet_ms=400)
+    h.connect()
+    for _ in range(19):  # 380 ms in real time
+        h.audio(tone(20))
+        h.advance(0.02)
+    assert h.sent("agent.speak") == []
+    h.audio(tone(20))
+    assert len(h.sent_audio()) == 400 * OUTPUT_BYTES_PER_MS
+
+
+def test_audio_held_before_connected_is_dropped_per_utterance_on_interrupt() -> None:
+    """Each held utterance gets its own AudioDropped, named like an utterance that had played:
+    its first chunk's request_id, else utterance-N."""
+    h = Harness()
+    h.audio(tone(100), rid="first")
+    h.audio(tone(50))
+    h.request(speak_end=pb.SpeakEnd())
+    h.audio(tone(200))  # no request_id: a generated name
+    h.request("stop", interrupt=pb.Interrupt())
+    dropped = [e.audio_dropped for e in h.events if e.HasField("audio_dropped")]
+    # 24 kHz PCM16 input: 48 bytes per millisecond.
+    assert [(d.utterance_id, d.input_byte_count, d.duration_ms) for d in dropped] == [
+        ("first", 150 * 48, 150),
+        ("utterance-2", 200 * 48, 200),
+    ]
+    assert all(d.reason == pb.DROP_REASON_INTERRUPTED for d in dropped)
+    h.connect()
+    assert h.sent_audio() == b""  # Nothing of it goes upstream once connected.

@@ -95,8 +95,19 @@ async def test_speak_text_reports_transcription_then_started_and_ended(env: Full
     assert answers[1].avatar_speak_started.utterance_id == "say-1"
     stopped = await end_normally(stream)
     assert stopped.reason == pb.STOP_REASON_CLIENT_ENDED
-    agent = env.backend.server.get_room(started.session_id)
-    assert agent is not None
+    # The spec's wire form: a reliable `agent-control` data packet from the bridge's participant,
+    # UTF-8 JSON {"event_type": "avatar.speak_text", "text": ...}.
+    room = env.backend.server.get_room(started.session_id)
+    assert room is not None
+    commands = [
+        p.payload_json()
+        for p in room.recorder.packets
+        if p.topic == "agent-control" and not p.virtual_sender and p.reliable
+    ]
+    speak = [c for c in commands if c and c.get("event_type") == "avatar.speak_text"]
+    assert len(speak) == 1, commands
+    assert speak[0]["text"] == "hello there from the bridge"
+    assert speak[0]["event_id"]
 
 
 def speak_response(text: str, request_id: str) -> pb.ConverseRequest:

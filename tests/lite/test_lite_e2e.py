@@ -1,7 +1,7 @@
 """LITE end to end: client → bridge (gRPC) → emulator (REST + WebSocket), over real sockets.
 
 The PCM the emulator received is checked against an expectation computed without the bridge's
-audio code: the input is encoded here with the standard library (struct, audioop) and decoded
+audio code: the input is encoded here with struct and the reference G.711 levels, and decoded
 with formulas from the specs, and the reference resampling is soxr run once over the whole
 signal.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import math
 import struct
-import warnings
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -20,16 +19,10 @@ import httpx
 import numpy as np
 import pytest
 import soxr
-
-from avatarbridge.v1 import avatar_bridge_pb2 as pb
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop  # Independent G.711 encoder (stdlib in Python 3.11).
-
-from audio.g711_reference import alaw_level, mulaw_level
+from audio.g711_reference import ALAW_LEVELS, MULAW_LEVELS, alaw_level, encode_nearest, mulaw_level
 from conftest import Bridge
 
+from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from liveavatar_emulator import Emulator
 
 FAMILIES = ["documented", "observed", "both"]
@@ -73,8 +66,8 @@ def encode(samples: np.ndarray, encoding: str) -> bytes:
     if encoding == "FLOAT32":
         return struct.pack(f"<{len(flat)}f", *flat.tolist())
     if encoding == "MULAW":
-        return audioop.lin2ulaw(pcm16, 2)
-    return audioop.lin2alaw(pcm16, 2)
+        return encode_nearest(ints, MULAW_LEVELS)
+    return encode_nearest(ints, ALAW_LEVELS)
 
 
 def decode_reference(data: bytes, encoding: str, channels: int) -> np.ndarray:

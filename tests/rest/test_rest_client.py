@@ -8,6 +8,7 @@ counter counts calls it failed, and arming a zero-second delay for many calls tu
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import uuid
@@ -32,7 +33,7 @@ from avatar_bridge.liveavatar.rest import (
 from liveavatar_emulator import Emulator
 
 API_KEY = "test-api-key-0123456789"
-"""The key tests/conftest.py configures the emulator with (checked by `test_api_key_matches`)."""
+"""The key tests/conftest.py configures the emulator with."""
 AVATAR_ID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
 WRONG_KEY = "wrong-api-key-9876543210"
 Call = Callable[[], Awaitable[object]]
@@ -136,8 +137,38 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFi
     yield caplog
 
 
-async def test_api_key_matches(emulator: Emulator) -> None:
-    assert emulator.config.api_keys == (API_KEY,)
+async def test_account_calls_carry_the_configured_key_in_x_api_key() -> None:
+    """LiveAvatar's spec: account endpoints authenticate with the `X-API-KEY` header."""
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        body = json.dumps(
+            {
+                "code": 1000,
+                "message": "ok",
+                "data": {"session_id": str(uuid.uuid4()), "session_token": "a.b.c"},
+            }
+        ).encode()
+        head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+        writer.write(head.encode() + b"\r\nconnection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = RestConfig(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", timeout_s=10.0)
+    try:
+        async with LiveAvatarClient(config) as la:
+            await la.create_token(lite_body())
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(seen) == 1
+    head = seen[0].decode().lower()
+    assert head.startswith("post /v1/sessions/token ")
+    assert f"x-api-key: {API_KEY}\r\n" in head
+    assert "authorization:" not in head
 
 
 # -- endpoints ----------------------------------------------------------------------------------
@@ -591,9 +622,15 @@ async def test_backoff_doubles_and_never_exceeds_backoff_max(
     assert slept == pytest.approx([1.2, 2.4, 3.0, 3.0])
 
 
+# Timeouts: a delayed answer takes STUCK_S, five times the client's timeout, and a normal
+# loopback answer has the whole TIMEOUT_S: both margins hold on a loaded machine.
+TIMEOUT_S = 1.0
+STUCK_S = 5.0
+
+
 async def test_timeouts_are_retried_then_unavailable(control: Control, emulator: Emulator) -> None:
-    await control.arm(delay_s=1.0, delay_next=3)
-    async with LiveAvatarClient(rest_config(emulator, timeout_s=0.1, attempts=3)) as la:
+    await control.arm(delay_s=STUCK_S, delay_next=3)
+    async with LiveAvatarClient(rest_config(emulator, timeout_s=TIMEOUT_S, attempts=3)) as la:
         with pytest.raises(UpstreamUnavailable) as caught:
             await la.list_sessions()
 
@@ -604,8 +641,8 @@ async def test_timeouts_are_retried_then_unavailable(control: Control, emulator:
 
 
 async def test_timeout_then_success(control: Control, emulator: Emulator) -> None:
-    await control.arm(delay_s=1.0, delay_next=1)
-    async with LiveAvatarClient(rest_config(emulator, timeout_s=0.25, attempts=3)) as la:
+    await control.arm(delay_s=STUCK_S, delay_next=1)
+    async with LiveAvatarClient(rest_config(emulator, timeout_s=TIMEOUT_S, attempts=3)) as la:
         page = await la.list_sessions()
 
     assert page.count == 0
@@ -618,9 +655,9 @@ async def test_a_start_that_timed_out_after_sending_is_not_retried(
     control: Control, emulator: Emulator
 ) -> None:
     """Start bills and is not idempotent: a blind retry would fail as "already started"."""
-    async with LiveAvatarClient(rest_config(emulator, timeout_s=0.3, attempts=3)) as la:
+    async with LiveAvatarClient(rest_config(emulator, timeout_s=TIMEOUT_S, attempts=3)) as la:
         token = await la.create_token({"mode": "LITE", "avatar_id": str(uuid.uuid4())})
-        await control.arm(delay_s=1.0, delay_next=3)
+        await control.arm(delay_s=STUCK_S, delay_next=3)
         with pytest.raises(UpstreamUnavailable) as caught:
             await la.start_session(token)
     assert "not retried" in caught.value.message

@@ -1,4 +1,8 @@
-"""Graceful shutdown of a real `avatar-bridge serve` process (embedded emulator) on SIGTERM."""
+"""Graceful shutdown of a real `avatar-bridge serve` process on SIGTERM.
+
+The emulator runs in the test process (not embedded in the bridge), so what it recorded can be
+read after the bridge has exited: no timing window to hit.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +19,21 @@ from pathlib import Path
 
 import grpc
 import pytest
+from conftest import API_KEY
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
+from liveavatar_emulator import Emulator
 
 from .helpers import WAIT_S, Inspector, Stream, lite_config
 
-GRACE_S = 3.0
+GRACE_S = 10.0
+"""Generous: the process exits as soon as its work is done, the grace is only an upper bound."""
 EXIT_MARGIN_S = 10.0
-HOLD_S = 1.5
-"""Real seconds the emulator delays the in-flight call that holds the process open."""
+HOLD_S = 0.5
+"""Real seconds the emulator delays a ListSessions call in flight at SIGTERM (far under GRACE_S)."""
 BRIDGE = Path(sys.executable).parent / "avatar-bridge"
-EMULATOR_KEY = re.compile(r"emu-[0-9a-f]{32}")
 JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}")
 
 
@@ -41,10 +47,10 @@ def free_port() -> int:
 class Process:
     """A running `avatar-bridge serve` whose stderr is collected line by line."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, grpc_port: int, emu_port: int) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, grpc_port: int, emulator_url: str) -> None:
         self.proc = proc
         self.target = f"127.0.0.1:{grpc_port}"
-        self.emulator_url = f"http://127.0.0.1:{emu_port}"
+        self.emulator_url = emulator_url
         self.stderr: list[str] = []
         assert proc.stderr is not None
         self._reader = asyncio.create_task(self._collect(proc.stderr))
@@ -83,13 +89,8 @@ class Process:
 async def hold_open(
     stub: pb_grpc.AvatarBridgeServiceStub, emu: Inspector
 ) -> asyncio.Future[pb.ListSessionsResponse]:
-    """Keep the process (and so its embedded emulator) alive into its grace period.
-
-    Shutdown takes milliseconds, too short to ask the emulator anything afterwards. A
-    ListSessions call whose LiveAvatar request the emulator delays by HOLD_S is in flight when
-    SIGTERM arrives; the server lets it finish within the grace, so the process lives about
-    HOLD_S longer. Returns the call, to be awaited.
-    """
+    """A ListSessions call whose LiveAvatar request the emulator delays by HOLD_S: in flight
+    when SIGTERM arrives, it must still complete within the grace. Returns the call."""
     delayed = (await emu.faults(delay_s=HOLD_S, delay_next=1))["delayed"]
     call = asyncio.ensure_future(stub.ListSessions(pb.ListSessionsRequest()))
     await emu.wait_delayed(delayed + 1)
@@ -97,13 +98,13 @@ async def hold_open(
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Process]:
-    grpc_port, emu_port = free_port(), free_port()
+async def serve(emulator: Emulator) -> AsyncIterator[Process]:
+    grpc_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEAVATAR_", "AVATAR_"))}
     env.update(
         AVATAR_BRIDGE_LISTEN=f"127.0.0.1:{grpc_port}",
-        AVATAR_BRIDGE_EMULATOR_PORT=str(emu_port),
-        AVATAR_BRIDGE_EMULATOR_LIVEKIT_PORT="0",
+        LIVEAVATAR_API_URL=emulator.base_url,
+        LIVEAVATAR_API_KEY=API_KEY,
         AVATAR_BRIDGE_SHUTDOWN_GRACE_S=str(GRACE_S),
     )
     proc = await asyncio.create_subprocess_exec(
@@ -114,7 +115,7 @@ async def serve() -> AsyncIterator[Process]:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    process = Process(proc, grpc_port, emu_port)
+    process = Process(proc, grpc_port, emulator.base_url)
     try:
         yield process
     finally:
@@ -138,8 +139,7 @@ async def test_sigterm_stops_conversations_and_sessions_then_exits(serve: Proces
             serve.proc.send_signal(signal.SIGTERM)
             stopped = await stream.until("session_stopped")
             assert stopped.session_stopped.reason == pb.STOP_REASON_SERVER_SHUTDOWN
-            detail = await emu.wait_ended(started.session_id, within_s=GRACE_S)
-            assert serve.proc.returncode is None  # The answer came from the live emulator.
+            detail = await emu.wait_ended(started.session_id)
             assert detail["status"] == "ended"
             assert detail["end_reason"] == "USER_CLOSED"  # The bridge's stop, not the teardown.
             assert await emu.active() == []
@@ -164,7 +164,7 @@ async def test_sigterm_stops_conversations_and_sessions_then_exits(serve: Proces
     assert "shut down" in messages, messages
     stopped_logs = [r for r in records if r["message"] == "upstream session stopped"]
     assert [r["session_id"] for r in stopped_logs] == [started.session_id]
-    assert not EMULATOR_KEY.search(log), "the emulator's API key reached the log"
+    assert API_KEY not in log, "the API key reached the log"
     assert not JWT.search(log), "a token reached the log"
     if started.livekit_client_token:
         assert started.livekit_client_token not in log
@@ -192,7 +192,6 @@ async def test_no_new_conversation_once_shutting_down(serve: Process) -> None:
             code, details = await late.status()
             assert code == grpc.StatusCode.UNAVAILABLE, details
             assert late.events == []
-            assert serve.proc.returncode is None
             assert len(await emu.sessions()) == 1  # Nothing was created for the late call.
             await asyncio.wait_for(pin, WAIT_S)
     finally:

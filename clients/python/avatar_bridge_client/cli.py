@@ -15,6 +15,8 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
 from typing import TextIO
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -46,6 +48,23 @@ def _metadata(value: str) -> tuple[str, str]:
     return key.strip().lower(), val
 
 
+async def _client_options(args: argparse.Namespace) -> ClientOptions:
+    """The connection options from the flags; certificate files are read off the event loop."""
+
+    async def read(path: str | None) -> bytes | None:
+        return None if not path else await asyncio.to_thread(Path(path).read_bytes)
+
+    return ClientOptions(
+        target=args.target,
+        tls=bool(args.tls or args.tls_ca or args.tls_cert),
+        root_certificates=await read(args.tls_ca),
+        certificate_chain=await read(args.tls_cert),
+        private_key=await read(args.tls_key),
+        api_key=args.api_key,
+        metadata=tuple(args.metadata),
+    )
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection and output")
     group.add_argument(
@@ -53,7 +72,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("AVATAR_BRIDGE_TARGET", DEFAULT_TARGET),
         help="bridge address (default: $AVATAR_BRIDGE_TARGET or %(default)s)",
     )
-    group.add_argument("--tls", action="store_true", help="connect with TLS")
+    group.add_argument("--tls", action="store_true", help="connect with TLS (system roots)")
+    group.add_argument("--tls-ca", metavar="PEM", help="CA that signed the bridge's cert (TLS)")
+    group.add_argument("--tls-cert", metavar="PEM", help="client certificate for mutual TLS")
+    group.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    group.add_argument(
+        "--api-key",
+        default=os.environ.get("AVATAR_BRIDGE_API_KEY", ""),
+        help="caller key, sent as a Bearer token (default: $AVATAR_BRIDGE_API_KEY; "
+        "prefer the variable: flags show in ps)",
+    )
     group.add_argument(
         "-H",
         "--metadata",
@@ -63,7 +91,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="gRPC metadata for every call (repeatable)",
     )
-    group.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    # SUPPRESS: an unset --json here must not hide a --json given before the subcommand.
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print JSON lines instead of text (before or after the command)",
+    )
 
 
 def _session(parser: argparse.ArgumentParser, *, lite: bool, full: bool) -> None:
@@ -71,7 +105,13 @@ def _session(parser: argparse.ArgumentParser, *, lite: bool, full: bool) -> None
     group.add_argument(
         "--avatar-id", default=SANDBOX_AVATAR_ID, help="avatar id (default: sandbox Wayne)"
     )
-    group.add_argument("--sandbox", action="store_true", help="use LiveAvatar's free sandbox")
+    group.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="use LiveAvatar's free sandbox (default: on for the sandbox avatar, as in the "
+        "grpcurl examples; off for any other --avatar-id, which the sandbox refuses)",
+    )
     group.add_argument("--attach", metavar="SESSION_ID", help="attach to a running session")
     if lite:
         group.add_argument("--ws-url", help="LITE session's ws_url (with --attach)")
@@ -129,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avatar-bridge-client", description="Talk to an avatar bridge (avatarbridge.v1)."
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('avatar-bridge')}"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     say = commands.add_parser("say", help="LITE: speak a WAV file through the avatar")
@@ -175,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if bool(getattr(args, "tls_cert", None)) != bool(getattr(args, "tls_key", None)):
+        parser.error("--tls-cert and --tls-key go together")
+    if hasattr(args, "sandbox") and args.sandbox is None:
+        args.sandbox = args.avatar_id == SANDBOX_AVATAR_ID
     if not getattr(args, "attach", None):
         return
     mode = "lite" if args.command == "say" else getattr(args, "mode", "full")
@@ -199,7 +247,7 @@ async def run(
     parser = build_parser()
     args = parser.parse_args(argv)
     _check(parser, args)
-    options = ClientOptions(target=args.target, tls=args.tls, metadata=tuple(args.metadata))
+    options = await _client_options(args)
     stop = asyncio.Event()
     main_task = asyncio.current_task()
 

@@ -157,13 +157,18 @@ class AvatarBridgeClient:
             raise BridgeRPCError.from_aio_rpc_error(error) from None
 
     def _metadata(self, extra: Metadata) -> tuple[tuple[str, str], ...]:
-        return (*self._options.metadata, *extra)
+        auth = (("authorization", f"Bearer {self._options.api_key}"),)
+        return (*(auth if self._options.api_key else ()), *self._options.metadata, *extra)
 
     def _get_stub(self) -> pb_grpc.AvatarBridgeServiceAsyncStub:
         if self._stub is None:
             options = self._options.grpc_channel_options()
             if self._options.tls:
-                credentials = grpc.ssl_channel_credentials(self._options.root_certificates)
+                credentials = grpc.ssl_channel_credentials(
+                    self._options.root_certificates,
+                    self._options.private_key,
+                    self._options.certificate_chain,
+                )
                 channel = grpc.aio.secure_channel(self._options.target, credentials, options)
             else:
                 channel = grpc.aio.insecure_channel(self._options.target, options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 __all__ = ["DEFAULT_TARGET", "ClientOptions"]
@@ -26,8 +26,17 @@ class ClientOptions:
     root_certificates: bytes | None = None
     """PEM roots for TLS; None takes the system's."""
 
+    certificate_chain: bytes | None = None
+    """PEM client certificate for a bridge that requires mutual TLS (with ``private_key``)."""
+
+    private_key: bytes | None = field(default=None, repr=False)
+    """PEM private key of ``certificate_chain``."""
+
+    api_key: str = field(default="", repr=False)
+    """The caller's key, sent as ``authorization: Bearer <key>`` with every call."""
+
     metadata: tuple[tuple[str, str], ...] = ()
-    """Metadata sent with every call, such as ``(("authorization", "Bearer …"),)``."""
+    """Metadata sent with every call, such as ``(("x-request-source", "ivr"),)``."""
 
     rpc_timeout: float | None = 30.0
     """Seconds allowed for a unary call (StopSession, ListSessions); None waits forever."""

@@ -21,9 +21,9 @@ from avatar_bridge.audio import AudioConverter
 from avatar_bridge.errors import FailedPrecondition
 from avatar_bridge.full.core import FullCore
 from avatar_bridge.full.transport import KeepAlive, LiveKitTransport
+from avatar_bridge.leg import Leg
 from avatar_bridge.liveavatar.rest import StartedSession
 from avatar_bridge.logs import scrubber
-from avatar_bridge.service import Leg
 from avatar_bridge.session_config import Plan
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 

@@ -13,9 +13,23 @@ Decisions worth knowing:
 * Utterances. All audio since the last speak_end or interrupt is one utterance, sent upstream
   under one event_id. Its client-facing id is the request_id of its first chunk, or
   "utterance-<n>". Packets: the first holds `first_packet_ms` (the avatar starts quickly), later
-  ones `packet_ms` while the client sends faster than real time; when the avatar's estimated
-  playback queue falls below `low_water_ms`, whatever is buffered goes at once, so a client that
-  streams in real time never starves the avatar. Every packet is far below LiveAvatar's 1 MB.
+  ones up to `packet_ms`. Pacing: a packet of S ms goes once the avatar's estimated playback
+  queue is at most `low_water_ms` + S; and when a chunk arrives while the queue is at most
+  `low_water_ms` + `first_packet_ms`, it goes at once. A real-time client's chunks therefore go
+  the moment they arrive (the queue stays at the first packet's length), and a faster client's
+  audio goes in full packets no faster than real time plus a bounded lead: the queue stays
+  below `low_water_ms` + `first_packet_ms` + `packet_ms` or `low_water_ms` + 2 x `packet_ms`,
+  whichever is larger (2.3 s by default), except for the final flush at speak_end.
+  The rest waits in the core, where the adapter's backpressure bounds it (`pending_audio_ms`).
+  Every packet is far below LiveAvatar's 1 MB.
+* Fast sources start sooner. Before the first packet is full, the core watches how fast the
+  utterance's audio arrives: once at least FAST_START_MS has arrived over FAST_START_CHUNKS or
+  more chunks, at FAST_START_RATE x real time or faster (the first chunk excluded, since it
+  marks time zero), what is there goes at once: such a source stays ahead of playback, so a
+  small first packet cannot starve the avatar. A real-time source never looks that fast and
+  keeps the full first packet.
+* Framing. An agent.speak message carries its audio as base64 *bytes*, encoded straight from
+  the utterance buffer; the transport frames it with a template (base64 needs no escaping).
 * Speak events. Real sessions report turns with `agent.speak_*`, with `agent.state_updated` plus
   `agent.audio_buffer_*`, or both. Each utterance yields at most one AvatarSpeakStarted and then
   exactly one AvatarSpeakEnded or AvatarSpeakInterrupted, whichever family arrives. A speak end
@@ -33,7 +47,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import base64
+import binascii
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,6 +104,15 @@ _FULL_ONLY = {
 }
 
 
+FAST_START_MS = 120
+"""Audio an utterance needs before a fast source may start it early: also what a real-time
+source whose jitter fakes a fast start has in hand (it starves only with more jitter)."""
+FAST_START_CHUNKS = 4
+"""Chunks an utterance needs before its arrival rate is trusted."""
+FAST_START_RATE = 1.3
+"""Arrival rate (x real time) from which a source counts as fast."""
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -111,6 +134,10 @@ class _Utterance:
     sent_since_gap: bool = False
     first_sent_at: float | None = None
     """When its first packet went upstream: where the playback estimate starts."""
+    first_arrival: float = 0.0
+    first_chunk_bytes: int = 0
+    arrived_bytes: int = 0
+    chunks: int = 0
 
 
 class LiteCore:
@@ -179,8 +206,10 @@ class LiteCore:
         else:
             candidates.append(self._last_send + self._opts.keep_alive_idle_s)
             u = self._open
-            if u is not None and u.pending and u.sent_bytes:
-                candidates.append(self._low_water_time())
+            if u is not None and u.pending:
+                size = self._next_packet_bytes(u)
+                if size:
+                    candidates.append(self._due_time(size))
             silence = self._silence_deadline()
             if silence is not None:
                 candidates.append(silence)
@@ -222,6 +251,14 @@ class LiteCore:
                     )
                 )
             ]
+        if kind == "audio":
+            # Checked on arrival, not when held audio is sent: an invalid chunk ends the call
+            # whatever the session's state (an interrupt may drop held audio unconverted).
+            assert self._converter is not None
+            try:
+                self._converter.input_format.frame_count(len(request.audio.data))
+            except AudioFormatError as exc:
+                return [Fail(InvalidRequest(str(exc)))]
         if not self._ready:
             return self._hold(request)
         if kind == "audio":
@@ -298,20 +335,8 @@ class LiteCore:
     def close(self) -> list[Action]:
         """The conversation is ending: account for audio that will never be sent."""
         actions: list[Action] = []
-        if self._held_audio_bytes and self._converter is not None:
-            fmt = self._converter.input_format
-            actions.append(
-                emit(
-                    audio_dropped=pb.AudioDropped(
-                        utterance_id="",
-                        input_byte_count=self._held_audio_bytes,
-                        duration_ms=round(fmt.duration_ms(self._held_audio_bytes)),
-                        reason=pb.DROP_REASON_SESSION_ENDED,
-                    )
-                )
-            )
-            self._held.clear()
-            self._held_audio_bytes = 0
+        actions += self._drop_held_audio(pb.DROP_REASON_SESSION_ENDED)
+        self._held.clear()
         if self._open is not None:
             actions += self._drop_open(pb.DROP_REASON_SESSION_ENDED)
         return actions
@@ -329,21 +354,41 @@ class LiteCore:
         self._held.append(request)
         return []
 
-    def _drop_held_audio(self) -> list[Action]:
+    def _drop_held_audio(
+        self, reason: pb.DropReason.ValueType = pb.DROP_REASON_INTERRUPTED
+    ) -> list[Action]:
+        """Drop the audio held before `connected`: one AudioDropped per utterance, named as the
+        utterance would have been (its first chunk's request_id, else utterance-N)."""
         if not self._held_audio_bytes or self._converter is None:
             return []
         fmt = self._converter.input_format
-        dropped = self._held_audio_bytes
+        groups: list[tuple[str, int]] = []
+        current: str | None = None
+        for request in self._held:
+            kind = request.WhichOneof("request")
+            if kind == "speak_end":
+                current = None
+            elif kind == "audio":
+                if current is None:
+                    self._seq += 1
+                    current = request.request_id or f"utterance-{self._seq}"
+                    groups.append((current, 0))
+                name, size = groups[-1]
+                groups[-1] = (name, size + len(request.audio.data))
         self._held = [r for r in self._held if r.WhichOneof("request") != "audio"]
         self._held_audio_bytes = 0
         return [
             emit(
+                utterance_id,
                 audio_dropped=pb.AudioDropped(
-                    input_byte_count=dropped,
-                    duration_ms=round(fmt.duration_ms(dropped)),
-                    reason=pb.DROP_REASON_INTERRUPTED,
-                )
+                    utterance_id=utterance_id,
+                    input_byte_count=size,
+                    duration_ms=round(fmt.duration_ms(size)),
+                    reason=reason,
+                ),
             )
+            for utterance_id, size in groups
+            if size
         ]
 
     def _on_audio(self, request: pb.ConverseRequest, now: float) -> list[Action]:
@@ -358,8 +403,11 @@ class LiteCore:
                 id=request.request_id or f"utterance-{self._seq}", upstream_id=self._new_id()
             )
             self._by_upstream[self._open.upstream_id] = self._open
+            self._open.first_arrival, self._open.first_chunk_bytes = now, len(pcm)
         self._open.pending += pcm
-        return self._pump(now)
+        self._open.arrived_bytes += len(pcm)
+        self._open.chunks += 1
+        return self._pump(now, arrival=True)
 
     def _on_speak_end(self, rid: str, now: float) -> list[Action]:
         u = self._open
@@ -383,6 +431,8 @@ class LiteCore:
         self._open = None
         if u.sent_bytes == 0:
             return actions  # Nothing reached LiveAvatar; there is no turn to end.
+        if rid:  # LiveAvatar's commit ack (source_event_id) answers this speak_end.
+            self._request_for_upstream[u.upstream_id] = rid
         actions.append(self._send({"type": "agent.speak_end", "event_id": u.upstream_id}, now))
         if u.gap and not u.sent_since_gap and not u.finished:
             actions += self._finish(u, interrupted=False)
@@ -466,47 +516,58 @@ class LiteCore:
 
     # Sending audio.
 
-    def _pump(self, now: float, *, final: bool = False) -> list[Action]:
-        """Send the open utterance's audio as the packet policy allows."""
+    def _pump(self, now: float, *, final: bool = False, arrival: bool = False) -> list[Action]:
+        """Send the open utterance's audio as the packet policy allows (module docstring);
+        `arrival`: a chunk just arrived."""
         u = self._open
         if u is None or not u.pending:
             return []
-        first = self._opts.first_packet_ms * OUTPUT_BYTES_PER_MS
         packet = self._opts.packet_ms * OUTPUT_BYTES_PER_MS
+        opts = self._opts
+        live_until = self._play_end - (opts.low_water_ms + opts.first_packet_ms) / 1000
         actions: list[Action] = []
-        if u.sent_bytes == 0:
-            if len(u.pending) >= first:
-                actions.append(self._send_audio(u, first, now))
-            elif not final:
-                return actions
-        while len(u.pending) >= packet:
-            actions.append(self._send_audio(u, packet, now))
-        if u.pending and (final or now >= self._low_water_time()):
-            actions.append(self._send_audio(u, len(u.pending), now))
+        while u.pending:
+            size = self._next_packet_bytes(u)
+            if not size and arrival and _fast_source(u, now):
+                size = len(u.pending)
+            if final:
+                size = size or min(len(u.pending), packet)
+            elif not size:
+                break  # The first packet is still filling.
+            elif now < self._due_time(size) and not (arrival and now >= live_until):
+                break
+            actions.append(self._send_audio(u, size, now))
+            live_until = self._play_end - (opts.low_water_ms + opts.first_packet_ms) / 1000
         return actions
 
-    def _low_water_time(self) -> float:
-        """When the avatar's estimated queue falls to the low-water mark. The deadline and
-        the flush test use this one expression, so a deadline always makes progress."""
-        return self._play_end - self._opts.low_water_ms / 1000
+    def _next_packet_bytes(self, u: _Utterance) -> int:
+        """The next packet's size, or 0 while the first packet is still filling."""
+        if u.sent_bytes == 0:
+            first = self._opts.first_packet_ms * OUTPUT_BYTES_PER_MS
+            return first if len(u.pending) >= first else 0
+        return min(len(u.pending), self._opts.packet_ms * OUTPUT_BYTES_PER_MS)
+
+    def _due_time(self, size: int) -> float:
+        """When a packet of `size` bytes may go: the avatar's estimated queue is down to the
+        low-water mark plus the packet. The deadline and the send test use this one expression,
+        so a deadline always makes progress."""
+        lead_ms = self._opts.low_water_ms + size / OUTPUT_BYTES_PER_MS
+        return self._play_end - lead_ms / 1000
 
     def _send_audio(self, u: _Utterance, size: int, now: float) -> SendUpstream:
         size -= size % 2  # Whole PCM16 samples only.
-        chunk = bytes(u.pending[:size])
+        with memoryview(u.pending) as view:  # Encode in place: no copy of the PCM.
+            audio = binascii.b2a_base64(view[:size], newline=False)
         del u.pending[:size]
-        u.sent_bytes += len(chunk)
+        u.sent_bytes += size
         if u.first_sent_at is None:
             u.first_sent_at = now
         if u.gap:
             u.sent_since_gap = True
         if u not in self._turns:
             self._turns.append(u)
-        self._play_end = max(self._play_end, now) + len(chunk) / (OUTPUT_BYTES_PER_MS * 1000)
-        message = {
-            "type": "agent.speak",
-            "event_id": u.upstream_id,
-            "audio": base64.b64encode(chunk).decode("ascii"),
-        }
+        self._play_end = max(self._play_end, now) + size / (OUTPUT_BYTES_PER_MS * 1000)
+        message = {"type": "agent.speak", "event_id": u.upstream_id, "audio": audio}
         return self._send(message, now)
 
     def _send(self, message: dict[str, Any], now: float) -> SendUpstream:
@@ -574,9 +635,14 @@ class LiteCore:
 
     def _on_buffer_event(self, kind: str, event: dict[str, Any]) -> list[Action]:
         u = self._lookup(event)
+        rid = u.id if u else ""
+        if kind != "agent.audio_buffer_appended":
+            # Committed answers a speak_end, cleared an interrupt: echo that command's request_id.
+            source = str(event.get("source_event_id", ""))
+            rid = self._request_for_upstream.get(source, "") or rid
         actions: list[Action] = [
             emit(
-                u.id if u else "",
+                rid,
                 audio_buffer_updated=pb.AudioBufferUpdated(
                     action=_BUFFER_ACTIONS[kind], utterance_id=u.id if u else ""
                 ),
@@ -717,6 +783,14 @@ class LiteCore:
                 u.finished = True
                 self._turns.remove(u)
         return actions
+
+
+def _fast_source(u: _Utterance, now: float) -> bool:
+    """The utterance's audio arrives fast enough to start before the first packet is full."""
+    if u.chunks < FAST_START_CHUNKS or u.arrived_bytes < FAST_START_MS * OUTPUT_BYTES_PER_MS:
+        return False
+    after_first_ms = (u.arrived_bytes - u.first_chunk_bytes) / OUTPUT_BYTES_PER_MS
+    return after_first_ms >= FAST_START_RATE * (now - u.first_arrival) * 1000
 
 
 _Handler = Callable[[LiteCore, dict[str, Any], float], list[Action]]

@@ -14,10 +14,43 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from avatar_bridge.errors import UpstreamClosed, UpstreamProtocolError, UpstreamUnavailable
+from avatar_bridge.errors import (
+    UpstreamClosed,
+    UpstreamProtocolError,
+    UpstreamUnavailable,
+    handshake_refused,
+)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """Largest frame accepted from LiveAvatar; events are small, so this only bounds memory."""
+
+
+_SPEAK_HEAD = b'{"type":"agent.speak","event_id":"'
+_SPEAK_AUDIO = b'","audio":"'
+_SPEAK_TAIL = b'"}'
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One LITE text frame as UTF-8 bytes.
+
+    agent.speak, the hot path, is framed by a template: its audio is base64 bytes and its
+    event_id a hex id, so neither needs escaping, and json.dumps would cost 10 to 50 times more
+    for the same bytes. Anything else goes through json.dumps.
+    """
+    audio = message.get("audio")
+    event_id = message.get("event_id")
+    if (
+        isinstance(audio, bytes)
+        and isinstance(event_id, str)
+        and event_id.isascii()
+        and event_id.isalnum()
+        and message.get("type") == "agent.speak"
+        and len(message) == 3
+    ):
+        return b"".join((_SPEAK_HEAD, event_id.encode(), _SPEAK_AUDIO, audio, _SPEAK_TAIL))
+    if isinstance(audio, bytes):
+        message = {**message, "audio": audio.decode("ascii")}
+    return json.dumps(message, separators=(",", ":")).encode()
 
 
 class LiteTransport:
@@ -40,6 +73,9 @@ class LiteTransport:
                 close_timeout=2,
                 max_size=MAX_MESSAGE_BYTES,
             )
+        except websockets.exceptions.InvalidStatus as exc:
+            status = exc.response.status_code
+            raise handshake_refused("the session's LITE WebSocket", status) from exc
         except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
             raise UpstreamUnavailable(
                 f"could not open the session's LITE WebSocket: {type(exc).__name__}"
@@ -48,7 +84,7 @@ class LiteTransport:
     async def send(self, message: dict[str, Any]) -> None:
         ws = self._require()
         try:
-            await ws.send(json.dumps(message, separators=(",", ":")))
+            await ws.send(encode(message), text=True)
         except websockets.exceptions.ConnectionClosed as exc:
             self._note_close(exc)
             raise self._closed("the LITE WebSocket closed while sending") from exc

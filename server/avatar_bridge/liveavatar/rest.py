@@ -5,6 +5,11 @@ authenticates with the account's API key (`X-API-KEY`); start authenticates with
 (`Authorization: Bearer`); everything else here uses the API key, which lets the bridge stop any
 session by id. Retries with exponential backoff happen only on timeouts, connection errors and
 5xx answers; a 4xx is mapped once to an `UpstreamRejected` with LiveAvatar's own message.
+
+Token and start create (and bill) a session, so they are retried only when the request surely
+never reached LiveAvatar (no connection, or a 5xx answer, which is an answer). A timeout or a
+dropped connection after sending raises `UpstreamOutcomeUnknown` and is never retried: a blind
+retry would create a second session and leak the first.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import httpx
 
 from avatar_bridge.errors import (
+    UpstreamOutcomeUnknown,
     UpstreamProtocolError,
     UpstreamRejected,
     UpstreamUnavailable,
@@ -45,6 +51,9 @@ class RestConfig:
     """Sleep before the second attempt; doubles each attempt, with jitter."""
     backoff_max_s: float = 4.0
     """Upper bound of one backoff sleep."""
+    max_connections: int = 1000
+    """Connection pool size. Generous: at shutdown every session's stop runs at once, and a
+    stop must not queue behind openings while LiveAvatar is slow (httpx's default is 100)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,9 @@ class LiveAvatarClient:
             timeout=config.timeout_s,
             transport=transport,
             headers={"accept": "application/json"},
+            limits=httpx.Limits(
+                max_connections=config.max_connections, max_keepalive_connections=100
+            ),
         )
 
     async def __aenter__(self) -> LiveAvatarClient:
@@ -110,9 +122,22 @@ class LiveAvatarClient:
 
     # Public API, one method per endpoint.
 
-    async def create_token(self, body: dict[str, Any]) -> SessionToken:
-        """POST /v1/sessions/token with the API key. `body` is LiveAvatar's token request."""
-        data = await self._call("POST", "/v1/sessions/token", json=body, auth=self._api_key())
+    async def create_token(
+        self, body: dict[str, Any], *, answer_wait_s: float | None = None
+    ) -> SessionToken:
+        """POST /v1/sessions/token with the API key. `body` is LiveAvatar's token request.
+
+        `answer_wait_s` replaces the read timeout: a caller that can stop a late session waits
+        longer for the answer than a client would (see SessionRegistry).
+        """
+        data = await self._call(
+            "POST",
+            "/v1/sessions/token",
+            json=body,
+            auth=self._api_key(),
+            idempotent=False,
+            read_timeout_s=answer_wait_s,
+        )
         try:
             return SessionToken(str(data["session_id"]), str(data["session_token"]))
         except (KeyError, TypeError) as exc:
@@ -195,12 +220,14 @@ class LiveAvatarClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
+        read_timeout_s: float | None = None,
     ) -> Any:
         """Send one logical call with retries; return the envelope's `data`.
 
-        A call that is not idempotent (start: it bills) is not retried once the request may
-        have reached LiveAvatar (a read or write timeout): a second start would fail as
-        "already started" and lose the first answer. The caller stops such a session.
+        A call that is not idempotent (token and start: they create and bill) is not retried
+        once the request may have reached LiveAvatar (a read or write timeout, a connection
+        dropped after sending): a second token would create a second session, a second start
+        would fail as "already started" and lose the first answer.
         """
         what = f"{method} /v1/sessions{_endpoint_tail(path)}"
         delay = self._config.backoff_initial_s
@@ -208,7 +235,13 @@ class LiveAvatarClient:
         for attempt in range(1, self._config.attempts + 1):
             try:
                 return await self._attempt(
-                    method, path, auth=auth, json=json, params=params, idempotent=idempotent
+                    method,
+                    path,
+                    auth=auth,
+                    json=json,
+                    params=params,
+                    idempotent=idempotent,
+                    read_timeout_s=read_timeout_s,
                 )
             except _Retryable as exc:
                 last = str(exc)
@@ -236,21 +269,27 @@ class LiveAvatarClient:
         json: Any,
         params: dict[str, Any] | None,
         idempotent: bool,
+        read_timeout_s: float | None = None,
     ) -> Any:
+        timeout = httpx.Timeout(
+            self._config.timeout_s, read=read_timeout_s or self._config.timeout_s
+        )
         try:
             response = await self._http.request(
-                method, path, json=json, params=params, headers=auth
+                method, path, json=json, params=params, headers=auth, timeout=timeout
             )
-        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise _Retryable(f"timed out ({type(exc).__name__})") from exc  # Never sent.
-        except httpx.TimeoutException as exc:
+        except (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ConnectError) as exc:
+            # Never sent: safe to retry even a call that creates.
+            what = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection error"
+            raise _Retryable(f"{what} ({type(exc).__name__}: {exc})") from exc
+        except httpx.TransportError as exc:
             if not idempotent:
-                raise UpstreamUnavailable(
-                    f"LiveAvatar {method} {path} timed out after the request was sent "
+                raise UpstreamOutcomeUnknown(
+                    f"LiveAvatar {method} {path} got no answer after the request was sent "
                     f"({type(exc).__name__}); not retried because it is not idempotent"
                 ) from exc
-            raise _Retryable(f"timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
+            if isinstance(exc, httpx.TimeoutException):
+                raise _Retryable(f"timed out ({type(exc).__name__})") from exc
             # The exception text may include the URL but never headers, so no secret leaks.
             raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from exc
         if response.status_code >= 500:

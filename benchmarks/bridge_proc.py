@@ -1,0 +1,65 @@
+"""The bridge as the benchmark runs it: one process, a lag monitor, commands on stdin.
+
+Prints `port <n>` once listening. Stdin lines: `reset` forgets lag samples, `report` prints one
+JSON line with the lag percentiles, `quit` shuts down. Sessions are attached (no REST calls), so
+the API URL is never used. Run by benchmarks.run; `--uvloop` measures uvloop's effect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from avatar_bridge.config import Limits, ServerConfig
+from avatar_bridge.lag import LagMonitor
+from avatar_bridge.server import BridgeServer
+
+
+async def main(max_sessions: int) -> None:
+    config = ServerConfig(
+        listen="127.0.0.1:0",
+        api_url="http://127.0.0.1:9",
+        api_key="bench-unused-key",
+        limits=Limits(max_sessions=max_sessions),
+    )
+    server = BridgeServer(config)
+    port = await server.start()
+    monitor = LagMonitor()
+    monitor.start()
+    print(f"port {port}", flush=True)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := (await reader.readline()).decode().strip():
+        if line == "reset":
+            monitor.reset()
+        elif line == "report":
+            p50, p99, top = monitor.percentiles(0.5, 0.99, 1.0)
+            print(
+                json.dumps(
+                    {"lag_p50_ms": p50 * 1e3, "lag_p99_ms": p99 * 1e3, "lag_max_ms": top * 1e3}
+                ),
+                flush=True,
+            )
+        elif line == "quit":
+            break
+    monitor.stop()
+    await server.stop(2)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-sessions", type=int, default=100_000)
+    parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args()
+    logging.basicConfig(level=args.log_level, stream=sys.stderr)
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(main(args.max_sessions))
+    else:
+        asyncio.run(main(args.max_sessions))

@@ -1,0 +1,111 @@
+"""The benchmark's Markdown table and PNG plot, from the JSON report of benchmarks.run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+_COLUMNS = (
+    ("sessions", "sessions", "{:d}"),
+    ("chunk_ms", "chunk ms", "{:d}"),
+    ("uvloop", "uvloop", "{}"),
+    ("passed", "goals met", "{}"),
+    ("latency_p50_ms", "latency p50 ms", "{:.1f}"),
+    ("latency_p99_ms", "latency p99 ms", "{:.1f}"),
+    ("latency_max_ms", "latency max ms", "{:.0f}"),
+    ("lag_p99_ms", "loop lag p99 ms", "{:.1f}"),
+    ("bridge_cpu_pct", "bridge CPU %", "{:.0f}"),
+    ("cpu_ms_per_audio_s", "CPU ms / audio s", "{:.2f}"),
+    ("load_cpu_pct", "load gen CPU %", "{:.0f}"),
+    ("errors", "errors", "{:d}"),
+    ("idle_kb_per_session", "idle KB/session", "{:.0f}"),
+    ("streaming_kb_per_session", "streaming KB/session", "{:.0f}"),
+    ("rss_after_mb", "RSS after MB", "{:.0f}"),
+)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# Bridge benchmark",
+        "",
+        f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, grpcio {m['grpcio']}, "
+        f"websockets {m['websockets']}; load average at start "
+        f"{', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} ({m['date_utc']} UTC). "
+        "Bridge pinned to core 0, load generator and LITE sink on core 1.",
+        "",
+    ]
+    cpu = report.get("cpu")
+    if cpu:
+        lines += [
+            "## CPU per bridged audio-second (100 ms chunks, same run)",
+            "",
+            f"{cpu['sessions']} real-time sessions: bridge "
+            f"**{cpu['bridge_ms_per_audio_s']:.2f} ms**,"
+            f" direct WebSocket client with the anchors' packets "
+            f"**{cpu['baseline_ms_per_audio_s']:.2f} ms**: ratio **{cpu['ratio']:.2f}x**; "
+            "against a direct client sending each 100 ms chunk as its own packet (what the "
+            "bridge sends for a real-time client) "
+            f"**{cpu['baseline_100ms_packets_ms_per_audio_s']:.2f} ms**: ratio "
+            f"**{cpu['ratio_100ms_packets']:.2f}x**. Load average "
+            f"{', '.join(f'{x:.2f}' for x in cpu['load_average'])}.",
+            "",
+        ]
+    lines += ["## Capacity steps (one fresh bridge per row)", ""]
+    lines.append("| " + " | ".join(title for _, title, _ in _COLUMNS) + " |")
+    lines.append("|" + "---|" * len(_COLUMNS))
+    for step in report["steps"]:
+        cells = []
+        for key, _, fmt in _COLUMNS:
+            value = step.get(key, "")
+            cells.append(fmt.format(value) if value != "" else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Latency: a packet's arrival at the sink minus the send time of the last client chunk it "
+        "carries. Goals: p99 < 20 ms, loop lag p99 < 10 ms, 0 errors.",
+        "",
+    ]
+    speech = report.get("first_speech")
+    if speech:
+        lines += [
+            "## Time to first speech (emulator, 3 s utterances, 20 ms chunks)",
+            "",
+            "| sender | source speed | jitter ms | first speech ms (median) | starvations (total) "
+            "| runs |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in speech:
+            lines.append(
+                f"| {row['sender']} | {row['speed']}x | {row.get('jitter_ms', 0)} | "
+                f"{row['first_speech_ms']:.0f} | "
+                f"{row['starvations']} | {row['runs']} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (lat, cpu) = plt.subplots(1, 2, figsize=(11, 4))
+    for chunk_ms in sorted({s["chunk_ms"] for s in report["steps"]}):
+        rows = sorted(
+            (s for s in report["steps"] if s["chunk_ms"] == chunk_ms and not s["uvloop"]),
+            key=lambda s: s["sessions"],
+        )
+        x = [s["sessions"] for s in rows]
+        lat.plot(x, [s["latency_p99_ms"] for s in rows], "o-", label=f"{chunk_ms} ms p99")
+        lat.plot(x, [s["lag_p99_ms"] for s in rows], "x--", label=f"{chunk_ms} ms loop lag p99")
+        cpu.plot(x, [s["bridge_cpu_pct"] for s in rows], "o-", label=f"{chunk_ms} ms chunks")
+    lat.axhline(20, color="grey", linewidth=0.8)
+    lat.set(xlabel="sessions on one core", ylabel="ms", yscale="log", title="added latency")
+    cpu.set(xlabel="sessions on one core", ylabel="% of one core", title="bridge CPU")
+    lat.legend(fontsize=8)
+    cpu.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

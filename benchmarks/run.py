@@ -1,0 +1,341 @@
+"""The bridge benchmark: CPU per audio-second against a direct client, latency, capacity, memory.
+
+`make bench` (quick, under 3 minutes) or `make bench-long`. The bridge runs as its own process
+pinned to core 0 (taskset); this process (load generator and LITE sink) pins itself to core 1.
+Results go to benchmarks/results/latest.{md,json,png}. See the README's Performance section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks.lite_load import run_sessions
+from benchmarks.sink import Sink
+
+RESULTS = Path(__file__).parent / "results"
+BRIDGE_CORE, LOAD_CORE = 0, 1
+TICKS = os.sysconf("SC_CLK_TCK")
+GOAL_P99_MS, GOAL_LAG_MS = 20.0, 10.0
+
+
+@dataclass
+class Step:
+    """One run of N real-time sessions through one fresh bridge process."""
+
+    sessions: int
+    chunk_ms: int
+    seconds: float
+    uvloop: bool
+    ok_calls: int
+    errors: int
+    starvations: int
+    packets: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_max_ms: float
+    lag_p50_ms: float
+    lag_p99_ms: float
+    lag_max_ms: float
+    bridge_cpu_pct: float
+    """Bridge CPU over the streaming window, % of one core."""
+    cpu_ms_per_audio_s: float
+    load_cpu_pct: float
+    """The load generator's own CPU (its core saturating makes latencies look worse)."""
+    rss_start_mb: float
+    idle_kb_per_session: float
+    streaming_kb_per_session: float
+    rss_after_mb: float
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.errors == 0
+            and self.ok_calls == self.sessions
+            and self.latency_p99_ms < GOAL_P99_MS
+            and self.lag_p99_ms < GOAL_LAG_MS
+        )
+
+
+class BridgeProcess:
+    """benchmarks.bridge_proc in a child process pinned to one core."""
+
+    def __init__(self, *, uvloop: bool) -> None:
+        args = ["taskset", "-c", str(BRIDGE_CORE), sys.executable, "-m", "benchmarks.bridge_proc"]
+        self.proc = subprocess.Popen(
+            args + (["--uvloop"] if uvloop else []),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        self.port = int(line.split()[1])
+
+    def command(self, line: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        if line != "report":
+            return {}
+        result: dict[str, Any] = json.loads(self.proc.stdout.readline())
+        return result
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def quit(self) -> None:
+        self.command("quit")
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _self_cpu() -> float:
+    usage = os.times()
+    return usage.user + usage.system
+
+
+async def run_step(
+    sink: Sink,
+    sessions: int,
+    chunk_ms: int,
+    seconds: float,
+    uvloop: bool,
+    profile: Path | None = None,
+) -> Step:
+    bridge = BridgeProcess(uvloop=uvloop)
+    try:
+        await asyncio.sleep(0.5)
+        rss_start = bridge.rss_mb()
+        streaming = asyncio.Event()
+        load = asyncio.create_task(
+            run_sessions(
+                bridge.port,
+                sink,
+                sessions=sessions,
+                chunk_ms=chunk_ms,
+                seconds=seconds,
+                ramp_s=min(5.0, sessions / 200),
+                tag=f"s{sessions}-{chunk_ms}-{time.monotonic_ns()}",
+                on_streaming=streaming,
+            )
+        )
+        await streaming.wait()
+        rss_idle = bridge.rss_mb()
+        bridge.command("reset")
+        spy = None if profile is None else await _py_spy(bridge.proc.pid, seconds, profile)
+        cpu0, load0, t0 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
+        await asyncio.sleep(seconds / 2)
+        rss_streaming = bridge.rss_mb()
+        await asyncio.sleep(seconds / 2)
+        cpu1, load1, t1 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
+        lag = bridge.command("report")
+        if spy is not None:
+            await spy.wait()
+        outcome, streams = await load
+        await asyncio.sleep(1.0)
+        rss_after = bridge.rss_mb()
+    finally:
+        bridge.quit()
+    latencies = [x * 1000 for s in streams for x in s.latencies]
+    window = t1 - t0
+    return Step(
+        sessions=sessions,
+        chunk_ms=chunk_ms,
+        seconds=seconds,
+        uvloop=uvloop,
+        ok_calls=outcome.ok_calls,
+        errors=len(outcome.errors),
+        starvations=outcome.starvations,
+        packets=sum(s.packets for s in streams),
+        latency_p50_ms=_pct(latencies, 0.5),
+        latency_p99_ms=_pct(latencies, 0.99),
+        latency_max_ms=max(latencies, default=0.0),
+        lag_p50_ms=lag["lag_p50_ms"],
+        lag_p99_ms=lag["lag_p99_ms"],
+        lag_max_ms=lag["lag_max_ms"],
+        bridge_cpu_pct=100 * (cpu1 - cpu0) / window,
+        cpu_ms_per_audio_s=1000 * (cpu1 - cpu0) / (sessions * window),
+        load_cpu_pct=100 * (load1 - load0) / window,
+        rss_start_mb=rss_start,
+        idle_kb_per_session=1024 * (rss_idle - rss_start) / sessions,
+        streaming_kb_per_session=1024 * (rss_streaming - rss_start) / sessions,
+        rss_after_mb=rss_after,
+    )
+
+
+async def _py_spy(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Process:
+    """Sample the bridge for the streaming window; collapsed stacks, one per line."""
+    return await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(seconds)),
+        "--format",
+        "raw",
+        "--nonblocking",
+        "-o",
+        str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def run_baseline(
+    sink: Sink, sessions: int, chunk_ms: int, seconds: float, packets: tuple[int, int] = (600, 1000)
+) -> float:
+    """CPU ms per audio-second of the direct WebSocket client, pinned to the bridge's core;
+    `packets`: its first and later packet sizes in ms (the anchors' by default)."""
+    proc = await asyncio.create_subprocess_exec(
+        "taskset",
+        "-c",
+        str(BRIDGE_CORE),
+        sys.executable,
+        "-m",
+        "benchmarks.baseline_client",
+        "--port",
+        str(sink.port),
+        "--sessions",
+        str(sessions),
+        "--chunk-ms",
+        str(chunk_ms),
+        "--seconds",
+        str(seconds),
+        "--tag",
+        f"base-{time.monotonic_ns()}",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    return float(1000 * result["cpu_s"] / result["audio_s"])
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "grpcio": metadata.version("grpcio"),
+        "websockets": metadata.version("websockets"),
+        "protobuf": metadata.version("protobuf"),
+        "load_average_at_start": os.getloadavg(),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    os.sched_setaffinity(0, {LOAD_CORE})
+    sink = Sink()
+    await sink.start()
+    if args.profile:
+        sessions, chunk_ms = args.profile
+        out = RESULTS / f"profile-{sessions}x{chunk_ms}ms.txt"
+        step = await run_step(sink, sessions, chunk_ms, args.seconds, args.uvloop, profile=out)
+        print(json.dumps(asdict(step)))
+        await sink.close()
+        return
+    report: dict[str, Any] = {"machine": machine(), "steps": [], "cpu": {}}
+    try:
+        # CPU per audio-second, side by side in the same run.
+        cpu_step = await run_step(sink, args.cpu_sessions, 100, args.seconds, False)
+        report["steps"].append(asdict(cpu_step))
+        baseline = await run_baseline(sink, args.cpu_sessions, 100, args.seconds)
+        same_packets = await run_baseline(sink, args.cpu_sessions, 100, args.seconds, (100, 100))
+        report["cpu"] = {
+            "sessions": args.cpu_sessions,
+            "bridge_ms_per_audio_s": cpu_step.cpu_ms_per_audio_s,
+            "baseline_ms_per_audio_s": baseline,
+            "ratio": cpu_step.cpu_ms_per_audio_s / baseline,
+            "baseline_100ms_packets_ms_per_audio_s": same_packets,
+            "ratio_100ms_packets": cpu_step.cpu_ms_per_audio_s / same_packets,
+            "load_average": os.getloadavg(),
+        }
+        print(json.dumps(report["cpu"]), flush=True)
+        for chunk_ms, steps in ((100, args.steps_100), (20, args.steps_20)):
+            failures = 0
+            for n in steps:
+                for use_uvloop in (False, True) if args.uvloop else (False,):
+                    step = await run_step(sink, n, chunk_ms, args.seconds, use_uvloop)
+                    row = asdict(step) | {"passed": step.passed, "load_average": os.getloadavg()}
+                    report["steps"].append(row)
+                    print(json.dumps(row), flush=True)
+                    failures = 0 if step.passed else failures + 1
+                if failures >= 2:
+                    break
+    finally:
+        await sink.close()
+    if args.first_speech:
+        from benchmarks.first_speech import measure
+
+        report["first_speech"] = await measure(args.first_speech_repeats)
+    write_results(report)
+
+
+def write_results(report: dict[str, Any]) -> None:
+    from benchmarks.report import markdown, plot
+
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    text = markdown(report)
+    (RESULTS / "latest.md").write_text(text)
+    plot(report, RESULTS / "latest.png")
+    print(text)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--cpu-sessions", type=int, default=50)
+    parser.add_argument("--steps-100", type=_ints, default=_ints("100,500,1000"))
+    parser.add_argument("--steps-20", type=_ints, default=_ints("100,250"))
+    parser.add_argument("--uvloop", action="store_true", help="repeat each step under uvloop")
+    parser.add_argument(
+        "--profile",
+        type=_ints,
+        help="SESSIONS,CHUNK_MS: one step under py-spy (collapsed stacks in results/), then exit",
+    )
+    parser.add_argument("--no-first-speech", dest="first_speech", action="store_false")
+    parser.add_argument("--first-speech-repeats", type=int, default=1)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,10 @@
+// Original file: ../../protos/avatarbridge/v1/avatar_bridge.proto
+
+
+export interface AudioChunk {
+  'data'?: (Buffer | Uint8Array | string);
+}
+
+export interface AudioChunk__Output {
+  'data': (Buffer);
+}
