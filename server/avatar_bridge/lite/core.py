@@ -698,7 +698,10 @@ class LiteCore:
         return [*actions, emit(warning=pb.Warning(code="UPSTREAM_RECONNECTED", message=message))]
 
     def _silence_deadline(self) -> float | None:
-        if self._silence_s is None or not self._ready or not self._turns:
+        if self._silence_s is None or not self._ready:
+            return None
+        # A turn that ran dry and got nothing since waits for the client, not for LiveAvatar.
+        if all(u.gap and not u.sent_since_gap for u in self._turns):
             return None
         return max(self._last_event, self._play_end) + self._silence_s
 
