@@ -8,6 +8,7 @@
     ├── LimitExceeded                RESOURCE_EXHAUSTED: a server limit (sessions, sizes)
     ├── PermissionDenied             PERMISSION_DENIED: the caller may not do this
     ├── Overloaded                   UNAVAILABLE: load shedding, a retry elsewhere may work
+    │   └── Draining                 UNAVAILABLE: SIGTERM received, retry on another instance
     ├── ClientTooSlow                DEADLINE_EXCEEDED: the client missed a bridge deadline
     └── UpstreamError                LiveAvatar (REST, WebSocket or LiveKit) misbehaved
         ├── UpstreamRejected         a 4xx answer, mapped by status (401, 400/422, 404, credits …)
@@ -72,6 +73,12 @@ class Overloaded(BridgeError):
 
     grpc_code = grpc.StatusCode.UNAVAILABLE
     reason = "OVERLOADED"
+
+
+class Draining(Overloaded):
+    """The process is draining for exit: live calls go on, new ones belong elsewhere."""
+
+    reason = "DRAINING"
 
 
 class ClientTooSlow(BridgeError):

@@ -24,6 +24,7 @@ from avatar_bridge.conversation import Conversation, Ending
 from avatar_bridge.errors import (
     BridgeError,
     ClientTooSlow,
+    Draining,
     FailedPrecondition,
     InvalidRequest,
     PermissionDenied,
@@ -82,6 +83,9 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         if full_leg is not None:
             self._legs[pb.MODE_FULL] = full_leg
         self._shutting_down = False
+        self._live_calls = 0
+        self._no_live_calls = asyncio.Event()
+        self._no_live_calls.set()
         limits = config.limits
         self.admission = Admission(
             max_sessions=limits.max_sessions, max_pending_configs=limits.max_pending_configs
@@ -94,6 +98,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     def begin_shutdown(self) -> None:
         """Refuse new conversations from now on."""
         self._shutting_down = True
+
+    @property
+    def live_calls(self) -> int:
+        """Admitted Converse calls not yet over (in setup or conversing)."""
+        return self._live_calls
+
+    async def wait_calls(self, within_s: float) -> bool:
+        """Wait until no admitted Converse call is left (the drain); False on timeout."""
+        try:
+            await asyncio.wait_for(self._no_live_calls.wait(), within_s)
+        except TimeoutError:
+            return False
+        return True
 
     # Converse.
 
@@ -115,6 +132,8 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             )
             await context.abort(exc.grpc_code, exc.message)
             return
+        self._live_calls += 1
+        self._no_live_calls.clear()
         try:
             await self._converse(plan, context, extra)
         except BridgeError as exc:
@@ -129,10 +148,13 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             if session_id in self._registry.owned_sessions():
                 ticket.release_after(self._registry.stop_upstream(session_id))
             ticket.release()
+            self._live_calls -= 1
+            if not self._live_calls:
+                self._no_live_calls.set()
 
     async def _read_plan(self, context: Context) -> Plan:
         if self._shutting_down:
-            raise UpstreamError("the bridge is shutting down: retry on another instance")
+            raise Draining("draining: retry on another instance")
         with self.admission.await_config():
             first = await self._first_request(context)
         if isinstance(first, Undecodable):
