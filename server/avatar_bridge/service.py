@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from avatar_bridge import richerrors
 from avatar_bridge.admission import Admission, Release
 from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
@@ -130,7 +131,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 "conversation refused",
                 extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
             )
-            await context.abort(exc.grpc_code, exc.message)
+            await richerrors.abort(context, exc)
             return
         self._live_calls += 1
         self._no_live_calls.clear()
@@ -141,7 +142,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 "conversation failed",
                 extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
             )
-            await context.abort(exc.grpc_code, exc.message)
+            await richerrors.abort(context, exc)
         finally:
             # A session still being stopped keeps its slot: the limit counts upstream sessions.
             session_id = extra.get("session_id")
@@ -342,15 +343,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         self, request: pb.StopSessionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StopSessionResponse:
         if not request.session_id.strip():
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "session_id is empty: expected a session id"
+            await richerrors.abort(
+                context,
+                InvalidRequest("session_id is empty: expected a session id", field="session_id"),
             )
         reason = request.reason or pb.STOP_REASON_USER_CLOSED
         if reason not in LIVEAVATAR_REASONS:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"reason {pb.StopReason.Name(reason)} is the bridge's own: expected one of "
-                "LiveAvatar's reasons, STOP_REASON_UNKNOWN to STOP_REASON_AGENT_HANG_UP",
+            await richerrors.abort(
+                context,
+                InvalidRequest(
+                    f"reason {pb.StopReason.Name(reason)} is the bridge's own: expected one of "
+                    "LiveAvatar's reasons, STOP_REASON_UNKNOWN to STOP_REASON_AGENT_HANG_UP",
+                    field="reason",
+                ),
             )
         session_id = request.session_id.strip()
         # The stop closes the conversation's socket, which may reach the conversation before
@@ -362,7 +367,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             await self._rest.stop_session(session_id, LIVEAVATAR_REASONS[reason])
         except BridgeError as exc:
             self._operator_stops.discard(session_id)
-            await context.abort(exc.grpc_code, exc.message)
+            await richerrors.abort(context, exc)
         await self._registry.disown(session_id)
         had = self._registry.request_stop(
             session_id, pb.STOP_REASON_OPERATOR_STOPPED, "an operator stopped the session"
@@ -384,23 +389,29 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     ) -> pb.ListSessionsResponse:
         page_size = request.page_size or 20
         if not 1 <= page_size <= 100:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"page_size {page_size} is out of range: expected 1 to 100, or 0 for 20",
+            await richerrors.abort(
+                context,
+                InvalidRequest(
+                    f"page_size {page_size} is out of range: expected 1 to 100, or 0 for 20",
+                    field="page_size",
+                ),
             )
         try:
             page = int(request.page_token or "1")
         except ValueError:
             page = 0
         if page < 1:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "page_token is not one this server issued: pass next_page_token unchanged",
+            await richerrors.abort(
+                context,
+                InvalidRequest(
+                    "page_token is not one this server issued: pass next_page_token unchanged",
+                    field="page_token",
+                ),
             )
         try:
             result = await self._rest.list_sessions(kind="active", page=page, page_size=page_size)
         except BridgeError as exc:
-            await context.abort(exc.grpc_code, exc.message)
+            await richerrors.abort(context, exc)
         sessions = [_session_info(entry, self._registry) for entry in result.results]
         return pb.ListSessionsResponse(
             sessions=sessions, next_page_token=str(page + 1) if result.next else ""
