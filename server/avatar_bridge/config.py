@@ -111,6 +111,8 @@ class ServerConfig:
     drain_s: float = 0.0
     """On SIGTERM/SIGINT, how long live conversations go on (new ones are refused UNAVAILABLE)
     before they get SessionStopped(SERVER_SHUTDOWN); the process exits within drain + grace."""
+    metrics_listen: str = ""
+    """host:port of the Prometheus /metrics endpoint; empty: not served."""
     max_connection_age_s: float = 600.0
     """A client connection gets GOAWAY after this long, so L7 balancers can rebalance."""
     max_connection_age_grace_s: float = 7200.0
@@ -145,6 +147,7 @@ _ENV = {
     "emulator_livekit_port": "AVATAR_BRIDGE_EMULATOR_LIVEKIT_PORT",
     "shutdown_grace_s": "AVATAR_BRIDGE_SHUTDOWN_GRACE_S",
     "drain_s": "AVATAR_BRIDGE_DRAIN_S",
+    "metrics_listen": "AVATAR_BRIDGE_METRICS_LISTEN",
     "max_connection_age_s": "AVATAR_BRIDGE_MAX_CONNECTION_AGE_S",
     "max_connection_age_grace_s": "AVATAR_BRIDGE_MAX_CONNECTION_AGE_GRACE_S",
     "log_level": "AVATAR_BRIDGE_LOG_LEVEL",
@@ -179,6 +182,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drain-s",
         type=float,
         help="on SIGTERM, time live conversations go on before SERVER_SHUTDOWN (default 0)",
+    )
+    parser.add_argument(
+        "--metrics-listen", help="host:port of a Prometheus /metrics endpoint (default off)"
     )
     parser.add_argument(
         "--max-connection-age-s", type=float, help="GOAWAY connections this old (default 600)"
@@ -270,6 +276,7 @@ def from_sources(
             ),
             shutdown_grace_s=float(values.get("shutdown_grace_s", base.shutdown_grace_s)),
             drain_s=float(values.get("drain_s", base.drain_s)),
+            metrics_listen=values.get("metrics_listen", base.metrics_listen),
             max_connection_age_s=float(
                 values.get("max_connection_age_s", base.max_connection_age_s)
             ),
@@ -372,6 +379,10 @@ def _validate(config: ServerConfig) -> None:
             (":" in config.listen, f"listen address {config.listen!r} must be host:port"),
             (config.shutdown_grace_s >= 0, "shutdown grace must be >= 0"),
             (config.drain_s >= 0, "drain must be >= 0"),
+            (
+                not config.metrics_listen or ":" in config.metrics_listen,
+                "--metrics-listen must be host:port",
+            ),
             (config.max_connection_age_s > 0, "max connection age must be > 0"),
             (config.max_connection_age_grace_s >= 0, "max connection age grace must be >= 0"),
             (config.limits.max_sessions > 0, "max sessions must be > 0"),

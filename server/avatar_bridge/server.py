@@ -28,6 +28,7 @@ from avatar_bridge.leg import LegFactory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
 from avatar_bridge.memtrim import MemoryTrimmer
+from avatar_bridge.metrics import BridgeMetrics, RpcCounter
 from avatar_bridge.reflection_v1 import enable_reflection
 from avatar_bridge.registry import SessionRegistry, Timing
 from avatar_bridge.security.allowlist import for_server
@@ -74,6 +75,9 @@ class BridgeServer:
         self._reloader: asyncio.Task[None] | None = None
         self._reload_now = asyncio.Event()
         self._trimmer = MemoryTrimmer()
+        self.metrics = BridgeMetrics()
+        self.metrics_port = 0
+        """Port of /metrics when --metrics-listen is set, else 0."""
 
     async def start(self) -> int:
         config = self.config
@@ -114,6 +118,7 @@ class BridgeServer:
             allowlist=for_server(
                 security.attach_allow, config.api_url, security.attach_allow_extra
             ),
+            metrics=self.metrics,
         )
         policy = AuthPolicy(
             auth_file=security.auth_file,
@@ -123,7 +128,10 @@ class BridgeServer:
         )
         limits = config.limits
         self._server = grpc.aio.server(
-            interceptors=[AuthInterceptor(policy, self.auth)],
+            interceptors=[
+                AuthInterceptor(policy, self.auth),
+                RpcCounter(self.metrics, SERVICE_NAME),
+            ],
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", 4 * 1024 * 1024),
@@ -162,6 +170,9 @@ class BridgeServer:
                 "another address with --listen or AVATAR_BRIDGE_LISTEN."
             )
         await self._server.start()
+        if config.metrics_listen:
+            self.metrics_port = self.metrics.serve(config.metrics_listen)
+            log.info("metrics served", extra={"port": self.metrics_port})
         self._reloader = asyncio.create_task(self._reload_loop(), name="security-reload")
         self._trimmer.start()
         for name in ("", SERVICE_NAME):
@@ -247,6 +258,7 @@ class BridgeServer:
         self._health.close()  # Watch streams end now rather than at the grace's end.
         await self._server.stop(max(0.0, deadline - time.monotonic()))
         await self._trimmer.stop()
+        self.metrics.close()
         await self.registry.close()
         if self._rest is not None:
             await self._rest.aclose()

@@ -36,6 +36,7 @@ from avatar_bridge.leg import Leg as Leg  # Re-exported: older imports name the 
 from avatar_bridge.leg import LegFactory as LegFactory
 from avatar_bridge.lite.leg import connect_lite_leg
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
+from avatar_bridge.metrics import BridgeMetrics
 from avatar_bridge.registry import SessionRegistry
 from avatar_bridge.security.allowlist import HostAllowlist
 from avatar_bridge.security.principal import OPERATE, Principal, current_principal
@@ -72,8 +73,10 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         full_leg: LegFactory | None = None,
         quotas: QuotaPolicy = UNLIMITED,
         allowlist: HostAllowlist | None = None,
+        metrics: BridgeMetrics | None = None,
     ) -> None:
         self._config = config
+        self._metrics = metrics or BridgeMetrics()
         self._quotas = quotas
         self._allowlist = allowlist or HostAllowlist()
         self._drivers: dict[str, str] = {}
@@ -85,6 +88,8 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             self._legs[pb.MODE_FULL] = full_leg
         self._shutting_down = False
         self._live_calls = 0
+        self._live_modes: dict[str, str] = {}
+        """conversation id → mode, for conversations counted live in the metrics."""
         self._no_live_calls = asyncio.Event()
         self._no_live_calls.set()
         limits = config.limits
@@ -127,6 +132,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             # load shedding), before any REST call.
             ticket = self.admission.admit(current_principal())
         except BridgeError as exc:
+            self._metrics.refusals.labels(exc.reason).inc()
             log.info(
                 "conversation refused",
                 extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
@@ -135,6 +141,9 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             return
         self._live_calls += 1
         self._no_live_calls.clear()
+        mode = pb.Mode.Name(plan.mode).removeprefix("MODE_").lower()
+        starting = self._metrics.conversations.labels(mode, "starting")
+        starting.inc()
         try:
             await self._converse(plan, context, extra)
         except BridgeError as exc:
@@ -149,6 +158,8 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             if session_id in self._registry.owned_sessions():
                 ticket.release_after(self._registry.stop_upstream(session_id))
             ticket.release()
+            if self._live_modes.pop(conversation_id, None) is None:
+                starting.dec()
             self._live_calls -= 1
             if not self._live_calls:
                 self._no_live_calls.set()
@@ -212,6 +223,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 )
             )
             log.info("conversation started", extra={**extra, "mode": pb.Mode.Name(plan.mode)})
+            self._count_started(extra["conversation"], plan)
             await context.write(
                 pb.ConverseResponse(
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
@@ -255,6 +267,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             self._registry.detach(session_id)
             self._drivers.pop(session_id, None)
             self._operator_stops.discard(session_id)
+            self._count_ended(extra, ending, conversation)
             log.info(
                 "conversation ended",
                 extra={
@@ -271,6 +284,26 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait([stop], timeout=STOP_WAIT_S)
+
+    def _count_started(self, conversation_id: str, plan: Plan) -> None:
+        mode = pb.Mode.Name(plan.mode).removeprefix("MODE_").lower()
+        self._live_modes[conversation_id] = mode
+        metrics = self._metrics
+        metrics.conversations.labels(mode, "starting").dec()
+        metrics.conversations.labels(mode, "live").inc()
+        metrics.starts.labels(mode).inc()
+
+    def _count_ended(
+        self, extra: dict[str, Any], ending: Ending, conversation: Conversation | None
+    ) -> None:
+        metrics = self._metrics
+        mode = self._live_modes.get(extra["conversation"])
+        if mode is not None:
+            metrics.conversations.labels(mode, "live").dec()
+        metrics.stops.labels(pb.StopReason.Name(ending.reason).removeprefix("STOP_REASON_")).inc()
+        if conversation is not None:
+            metrics.audio_in.inc(conversation.audio_bytes_in)
+            metrics.requests.inc(conversation.requests)
 
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""
