@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from avatar_bridge.lag import LagMonitor
 
@@ -72,6 +72,21 @@ class BridgeMetrics:
             namespace=NAMESPACE,
             registry=reg,
         )
+        self.rest_seconds = Histogram(
+            "upstream_rest_seconds",
+            "LiveAvatar REST attempt latency, by endpoint (every attempt, retries included).",
+            ["endpoint"],
+            namespace=NAMESPACE,
+            registry=reg,
+            buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+        )
+        self.rest_errors = Counter(
+            "upstream_rest_errors",
+            "LiveAvatar REST attempts that failed, by endpoint and error kind.",
+            ["endpoint", "kind"],
+            namespace=NAMESPACE,
+            registry=reg,
+        )
         self.lag = LagMonitor()
         Gauge(
             "event_loop_lag_seconds",
@@ -80,6 +95,12 @@ class BridgeMetrics:
             registry=reg,
         ).set_function(lambda: self.lag.smoothed_s)
         self._http: Any = None
+
+    def observe_rest(self, endpoint: str, seconds: float, outcome: str) -> None:
+        """LiveAvatarClient's observer: one call per REST attempt."""
+        self.rest_seconds.labels(endpoint).observe(seconds)
+        if outcome != "ok":
+            self.rest_errors.labels(endpoint, outcome).inc()
 
     def serve(self, listen: str) -> int:
         """Serve /metrics on host:port (port 0 picks one); returns the bound port."""

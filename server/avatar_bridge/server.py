@@ -95,7 +95,7 @@ class BridgeServer:
         rest_config = self._rest_config or RestConfig(
             api_key=config.api_key, base_url=config.api_url
         )
-        self._rest = LiveAvatarClient(rest_config)
+        self._rest = LiveAvatarClient(rest_config, observer=self.metrics.observe_rest)
         journal = open_journal(
             state_dir=config.state_dir,
             redis_url=config.redis_url,

@@ -85,3 +85,13 @@ async def test_metrics_count_conversations_rpcs_refusals_and_audio(emulator: Emu
     assert value("avatarbridge_audio_in_bytes_total") == len(SPEECH)
     assert value("avatarbridge_requests_total") == 2  # audio and speak_end after the config.
     assert ("avatarbridge_event_loop_lag_seconds", ()) in after
+    # Token, start and stop of the one session went to LiveAvatar (the emulator), plus nothing
+    # for the refused calls: ListSessions was refused before any REST call.
+    for endpoint in (
+        "POST /v1/sessions/token",
+        "POST /v1/sessions/start",
+        "POST /v1/sessions/stop",
+    ):
+        assert value("avatarbridge_upstream_rest_seconds_count", endpoint=endpoint) == 1, endpoint
+    errors = {k: v for k, v in after.items() if k[0] == "avatarbridge_upstream_rest_errors_total"}
+    assert errors == {}
