@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2  # type: ignore[import-untyped]
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from reliability.helpers import BridgeProcess
 from server.helpers import WAIT_S, Inspector, Stream, audio, lite_config, speak_end
 
@@ -40,15 +42,26 @@ async def bridge(emulator: Emulator, drain_s: float) -> AsyncIterator[BridgeProc
         await process.kill()
 
 
-async def refused_while_draining(stub: pb_grpc.AvatarBridgeServiceStub) -> tuple[str, str]:
+async def refused_while_draining(
+    stub: pb_grpc.AvatarBridgeServiceStub,
+) -> tuple[str, str, str, int]:
+    """(code, message, ErrorInfo reason, RetryInfo seconds) of a Converse call while draining."""
     late = Stream(stub)
     with contextlib.suppress(grpc.aio.AioRpcError):
         await late.send(lite_config())
-    with pytest.raises(grpc.aio.AioRpcError):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
         await late.drain()
-    code, details = await late.status()
     assert late.events == []
-    return code.name, details
+    status = rpc_status.from_call(caught.value)  # type: ignore[arg-type]
+    assert status is not None
+    info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+    assert [d.Unpack(info) or d.Unpack(retry) for d in status.details] == [True, True]
+    return (
+        caught.value.code().name,
+        caught.value.details() or "",
+        info.reason,
+        retry.retry_delay.seconds,
+    )
 
 
 async def test_sigterm_drains_live_conversation_then_exits_early(emulator: Emulator) -> None:
@@ -77,6 +90,8 @@ async def test_sigterm_drains_live_conversation_then_exits_early(emulator: Emula
             assert await refused_while_draining(stub) == (
                 "UNAVAILABLE",
                 "draining: retry on another instance",
+                "DRAINING",
+                0,
             )
             # The live conversation goes on: the avatar still speaks what it is sent.
             await live.send(audio(SPEECH), speak_end())
