@@ -139,7 +139,9 @@ class Admission:
             raise LimitExceeded(
                 f"{self.pending.limit} streams are already waiting to send their config, this "
                 "bridge's limit (--max-pending-configs): send the config in the first request, "
-                "retry later or on another instance"
+                "retry later or on another instance",
+                subject="server:max_pending_configs",
+                retry_after_s=1.0,
             )
         return Ticket((self.pending.release,))
 
@@ -148,7 +150,9 @@ class Admission:
         if not self.sessions.try_acquire():
             raise LimitExceeded(
                 f"this bridge already drives {self.sessions.limit} conversations, its limit "
-                "(--max-sessions): retry later or on another instance"
+                "(--max-sessions): retry later or on another instance",
+                subject="server:max_sessions",
+                retry_after_s=1.0,
             )
         releases: list[Release] = [self.sessions.release]
         try:
