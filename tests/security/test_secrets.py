@@ -96,6 +96,13 @@ async def test_no_secret_in_logs_errors_or_events_lite(
                 path = f"/_emulator/sessions/{started.session_id}/{fault}"
                 body = {"reason": "NO_CREDITS"} if fault == "end" else {}
                 (await emu.http.post(path, json=body)).raise_for_status()
+                if fault == "drop_ws":
+                    # The bridge reconnects a dropped socket (the session lives): the
+                    # conversation goes on until the client ends it.
+                    await stream.until(
+                        "warning", lambda e: e.warning.code == "UPSTREAM_RECONNECTED"
+                    )
+                    await stream.half_close()
                 code, details = await stream.outcome()
                 leaks.status(code, details)
                 leaks.events(stream.events)
