@@ -7,7 +7,7 @@ NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long web
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long web fuzz
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
@@ -116,6 +116,12 @@ bench-long: $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# A longer property-based fuzz of Converse (tests/admission/test_fuzz.py): 40 sequences per
+# example; FUZZ_EXAMPLES=500 is 20,000 sequences. `make test` runs 50 examples (2,000).
+FUZZ_EXAMPLES ?= 500
+fuzz: $(STAMP)
+	AVATAR_BRIDGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/admission/test_fuzz.py -s -p no:cacheprovider -o timeout=0
 
 # Mutation testing (tests/mutation/run.sh): one module at a time, fast tests only, nice -n 10.
 # MUTATION_MODULES="avatar_bridge/errors.py ..." picks modules; results in build/mutation/.

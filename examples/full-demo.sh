@@ -16,7 +16,7 @@ fi
 requests="${1:-examples/grpcurl/full-hello.jsonl}"
 target=localhost:50051
 log="$(mktemp -t avatar-bridge-demo.XXXXXX.log)"
-AVATAR_BRIDGE_EMULATOR=1 .venv/bin/avatar-bridge serve --log-format text >"$log" 2>&1 &
+.venv/bin/avatar-bridge serve --emulator --log-format text >"$log" 2>&1 &
 bridge=$!
 trap 'kill "$bridge" 2>/dev/null || true; wait "$bridge" 2>/dev/null || true' EXIT
 

@@ -290,6 +290,8 @@ class RoomDropRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     identity: str | None = None
     """Only this identity; default every non-emulated participant (the bridge, a frontend)."""
+    abrupt: bool = False
+    """Break the signalling connection instead (no ``leave``): the SDK tries to reconnect."""
 
 
 class LeaveRequest(BaseModel):
@@ -311,7 +313,9 @@ async def room_drop(
     backend = _full_backend(registry)
     body = body or RoomDropRequest()
     try:
-        dropped = await full_faults.drop_clients(backend, session_id, body.identity)
+        dropped = await full_faults.drop_clients(
+            backend, session_id, body.identity, abrupt=body.abrupt
+        )
     except full_faults.NoRoom:
         raise HTTPException(404, "No running FULL room for this session") from None
     return {"dropped": dropped}

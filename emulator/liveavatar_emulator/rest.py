@@ -139,17 +139,19 @@ async def _start_payload(
 async def _join_callers_room(
     backend: FullBackend | None, session: Session, byo: dict[str, Any]
 ) -> None:
-    """Bring your own room: the avatar joins it when the emulator's server hosts it."""
+    """Bring your own room: the avatar joins the caller's room with the caller's token,
+    in-process when the emulator's server hosts it, else as a client of that server."""
     token = byo.get("livekit_client_token")
-    grant = backend.verifies(token) if backend is not None and isinstance(token, str) else None
-    if backend is None or grant is None:
-        logger.warning(
-            "session %s: livekit_config room is not on the emulator's LiveKit server; "
-            "the avatar does not join it",
-            session.id,
-        )
+    url = byo.get("livekit_url")
+    if backend is None or not isinstance(token, str) or not isinstance(url, str):
+        logger.warning("session %s: no LiveKit support; the avatar does not join", session.id)
         return
     session.add_end_listener(backend.session_ended)
+    grant = backend.verifies(token)
+    if grant is None:
+        # Another LiveKit server: the avatar joins it as a client.
+        session.avatar_media = await backend.lite_session_remote(session, url, token)
+        return
     room, identity = grant
     session.avatar_media = await backend.lite_session_started(session, room, identity)
 

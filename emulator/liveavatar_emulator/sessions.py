@@ -148,6 +148,10 @@ class FullBackend(Protocol):
         """Put a LITE session's avatar into its hosted room (or the caller's room)."""
         ...
 
+    async def lite_session_remote(self, session: Session, url: str, token: str) -> AvatarSink:
+        """Put a LITE session's avatar into the caller's room on another LiveKit server."""
+        ...
+
     def verifies(self, token: str) -> tuple[str, str] | None:
         """(room, identity) a LiveKit token grants on the backend's server, or None."""
         ...

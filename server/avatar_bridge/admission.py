@@ -139,7 +139,9 @@ class Admission:
             raise LimitExceeded(
                 f"{self.pending.limit} streams are already waiting to send their config, this "
                 "bridge's limit (--max-pending-configs): send the config in the first request, "
-                "retry later or on another instance"
+                "retry later or on another instance",
+                subject="server:max_pending_configs",
+                retry_after_s=1.0,
             )
         return Ticket((self.pending.release,))
 
@@ -148,7 +150,9 @@ class Admission:
         if not self.sessions.try_acquire():
             raise LimitExceeded(
                 f"this bridge already drives {self.sessions.limit} conversations, its limit "
-                "(--max-sessions): retry later or on another instance"
+                "(--max-sessions): retry later or on another instance",
+                subject="server:max_sessions",
+                retry_after_s=1.0,
             )
         releases: list[Release] = [self.sessions.release]
         try:
@@ -173,6 +177,26 @@ def grpc_queue_options(max_sessions: int, max_pending_configs: int) -> list[tupl
         ("grpc.server.max_pending_requests", queue),
         ("grpc.server.max_pending_requests_hard_limit", queue),
     ]
+
+
+class UpstreamSessionCap:
+    """The session limit counts LiveAvatar sessions, not calls: a call that was cancelled while
+    its session was being created or stopped has given its slot back, but the session it left
+    still bills until the registry stops it. Refuse while that many are held."""
+
+    def __init__(self, held: Callable[[], int], limit: int) -> None:
+        self._held = held
+        self._limit = limit
+
+    def check_and_take(self, principal: Principal) -> Release:
+        # The admitting call's own slot is already taken: compare what others hold.
+        if self._held() >= self._limit:
+            raise LimitExceeded(
+                f"this bridge already drives {self._limit} conversations or holds their LiveAvatar "
+                "sessions (some still being created or stopped), its limit (--max-sessions): "
+                "retry later or on another instance"
+            )
+        return _nothing
 
 
 class ShedWhenOverloaded:

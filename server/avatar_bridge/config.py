@@ -112,7 +112,16 @@ class ServerConfig:
     emulator_livekit_port: int = 7880
     """Port of the embedded emulator's LiveKit-compatible server (0 picks a free one)."""
     shutdown_grace_s: float = 10.0
-    """On SIGTERM/SIGINT, time for conversations to end before the process exits."""
+    """After the drain, time for conversations to end and sessions to stop before exit."""
+    drain_s: float = 0.0
+    """On SIGTERM/SIGINT, how long live conversations go on (new ones are refused UNAVAILABLE)
+    before they get SessionStopped(SERVER_SHUTDOWN); the process exits within drain + grace."""
+    metrics_listen: str = ""
+    """host:port of the Prometheus /metrics endpoint; empty: not served."""
+    max_connection_age_s: float = 600.0
+    """A client connection gets GOAWAY after this long, so L7 balancers can rebalance."""
+    max_connection_age_grace_s: float = 7200.0
+    """Calls live on a GOAWAY'd connection this long: longer than a session, none is cut."""
     log_level: str = "info"
     log_format: str = "json"
     """"json" (one object per line) or "text"."""
@@ -142,6 +151,10 @@ _ENV = {
     "emulator_port": "AVATAR_BRIDGE_EMULATOR_PORT",
     "emulator_livekit_port": "AVATAR_BRIDGE_EMULATOR_LIVEKIT_PORT",
     "shutdown_grace_s": "AVATAR_BRIDGE_SHUTDOWN_GRACE_S",
+    "drain_s": "AVATAR_BRIDGE_DRAIN_S",
+    "metrics_listen": "AVATAR_BRIDGE_METRICS_LISTEN",
+    "max_connection_age_s": "AVATAR_BRIDGE_MAX_CONNECTION_AGE_S",
+    "max_connection_age_grace_s": "AVATAR_BRIDGE_MAX_CONNECTION_AGE_GRACE_S",
     "log_level": "AVATAR_BRIDGE_LOG_LEVEL",
     "log_format": "AVATAR_BRIDGE_LOG_FORMAT",
     "max_sessions": "AVATAR_BRIDGE_MAX_SESSIONS",
@@ -170,6 +183,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--emulator-livekit-port", type=int, help="embedded LiveKit server port (default 7880)"
     )
     parser.add_argument("--shutdown-grace-s", type=float, help="shutdown grace (default 10)")
+    parser.add_argument(
+        "--drain-s",
+        type=float,
+        help="on SIGTERM, time live conversations go on before SERVER_SHUTDOWN (default 0)",
+    )
+    parser.add_argument(
+        "--metrics-listen", help="host:port of a Prometheus /metrics endpoint (default off)"
+    )
+    parser.add_argument(
+        "--max-connection-age-s", type=float, help="GOAWAY connections this old (default 600)"
+    )
+    parser.add_argument(
+        "--max-connection-age-grace-s",
+        type=float,
+        help="time calls live on a GOAWAY'd connection (default 7200, longer than a session)",
+    )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log-format", choices=["json", "text"])
     parser.add_argument("--max-sessions", type=int, help="concurrent conversations (default 200)")
@@ -251,6 +280,14 @@ def from_sources(
                 values.get("emulator_livekit_port", base.emulator_livekit_port)
             ),
             shutdown_grace_s=float(values.get("shutdown_grace_s", base.shutdown_grace_s)),
+            drain_s=float(values.get("drain_s", base.drain_s)),
+            metrics_listen=values.get("metrics_listen", base.metrics_listen),
+            max_connection_age_s=float(
+                values.get("max_connection_age_s", base.max_connection_age_s)
+            ),
+            max_connection_age_grace_s=float(
+                values.get("max_connection_age_grace_s", base.max_connection_age_grace_s)
+            ),
             log_level=values.get("log_level", base.log_level),
             log_format=values.get("log_format", base.log_format),
             limits=replace(
@@ -346,6 +383,13 @@ def _validate(config: ServerConfig) -> None:
         for ok, msg in (
             (":" in config.listen, f"listen address {config.listen!r} must be host:port"),
             (config.shutdown_grace_s >= 0, "shutdown grace must be >= 0"),
+            (config.drain_s >= 0, "drain must be >= 0"),
+            (
+                not config.metrics_listen or ":" in config.metrics_listen,
+                "--metrics-listen must be host:port",
+            ),
+            (config.max_connection_age_s > 0, "max connection age must be > 0"),
+            (config.max_connection_age_grace_s >= 0, "max connection age grace must be >= 0"),
             (config.limits.max_sessions > 0, "max sessions must be > 0"),
             (config.limits.max_pending_configs > 0, "max pending configs must be > 0"),
             (config.limits.config_timeout_s > 0, "config timeout must be > 0"),

@@ -8,6 +8,7 @@
     ├── LimitExceeded                RESOURCE_EXHAUSTED: a server limit (sessions, sizes)
     ├── PermissionDenied             PERMISSION_DENIED: the caller may not do this
     ├── Overloaded                   UNAVAILABLE: load shedding, a retry elsewhere may work
+    │   └── Draining                 UNAVAILABLE: SIGTERM received, retry on another instance
     ├── ClientTooSlow                DEADLINE_EXCEEDED: the client missed a bridge deadline
     └── UpstreamError                LiveAvatar (REST, WebSocket or LiveKit) misbehaved
         ├── UpstreamRejected         a 4xx answer, mapped by status (401, 400/422, 404, credits …)
@@ -22,6 +23,9 @@ Messages name the problem and what is expected, and never contain API keys or to
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import grpc
 
 
@@ -34,16 +38,50 @@ class BridgeError(Exception):
     reason: str = "INTERNAL"
     """Machine-readable UPPER_SNAKE_CASE kind, used for in-stream Error.code."""
 
+    retry_after_s: float | None = None
+    """When a retry may succeed (RetryInfo in the status details); None: no advice."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.metadata: dict[str, str] = {}
+        """ErrorInfo metadata: machine-readable facts about this error (never secrets)."""
 
 
 class InvalidRequest(BridgeError):
-    """The client's request is malformed: it can never succeed as sent."""
+    """The client's request is malformed: it can never succeed as sent.
+
+    `violations` are (field path, description) pairs, every problem of a config at once
+    (BadRequest in the status details); one error has one, named from its message.
+    """
 
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
     reason = "INVALID_ARGUMENT"
+
+    def __init__(
+        self, message: str, *, field: str = "", violations: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        super().__init__(message)
+        self.violations = tuple(violations) or ((field or _field_of(message), message),)
+
+    @classmethod
+    def combine(cls, problems: Sequence[InvalidRequest]) -> InvalidRequest:
+        """One error carrying every problem found (a config with three problems reports three)."""
+        if len(problems) == 1:
+            return problems[0]
+        return cls(
+            f"{len(problems)} problems: " + "; ".join(p.message for p in problems),
+            violations=[v for p in problems for v in p.violations],
+        )
+
+
+_FIELD = re.compile(r"^(config(?:\.[A-Za-z_]+(?:\[[^\]]*\])?)+)")
+
+
+def _field_of(message: str) -> str:
+    """The field path a message starts with (`config.create.avatar_id is empty`), or ""."""
+    match = _FIELD.match(message)
+    return match.group(1) if match else ""
 
 
 class FailedPrecondition(BridgeError):
@@ -54,10 +92,20 @@ class FailedPrecondition(BridgeError):
 
 
 class LimitExceeded(BridgeError):
-    """A server limit was reached (concurrent sessions, message sizes)."""
+    """A server limit was reached (concurrent sessions, message sizes).
+
+    `subject` names the limit for QuotaFailure (`principal:alice`, `server:max_sessions`).
+    """
 
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "LIMIT_EXCEEDED"
+
+    def __init__(
+        self, message: str, *, subject: str = "", retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.subject = subject
+        self.retry_after_s = retry_after_s
 
 
 class PermissionDenied(BridgeError):
@@ -72,6 +120,14 @@ class Overloaded(BridgeError):
 
     grpc_code = grpc.StatusCode.UNAVAILABLE
     reason = "OVERLOADED"
+    retry_after_s: float | None = 1.0
+
+
+class Draining(Overloaded):
+    """The process is draining for exit: live calls go on, new ones belong elsewhere."""
+
+    reason = "DRAINING"
+    retry_after_s = 0.0
 
 
 class ClientTooSlow(BridgeError):

@@ -87,6 +87,8 @@ class SessionRegistry:
         self._timing = timing
         self._conversations: dict[str, Stoppable] = {}
         self._owned: dict[str, str] = {}
+        self._unnamed_openings = 0
+        """Openings whose token request is out: a session may exist that has no id here yet."""
         """session id → journal intent id."""
         self._stops: dict[str, asyncio.Task[bool]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -158,6 +160,12 @@ class SessionRegistry:
 
     def owned_sessions(self) -> set[str]:
         return set(self._owned)
+
+    @property
+    def upstream_sessions(self) -> int:
+        """LiveAvatar sessions this process may hold: owned (live or still being stopped) plus
+        those whose token request is out. What the session limit bounds."""
+        return len(self._owned) + self._unnamed_openings
 
     def attach(self, session_id: str, conversation: Stoppable) -> None:
         self._conversations[session_id] = conversation
@@ -246,8 +254,12 @@ class SessionRegistry:
     async def _open(
         self, intent: str, token_body: dict[str, Any], log_extra: dict[str, Any]
     ) -> StartedSession:
-        token = await self._token(intent, token_body, log_extra)
-        await self._own(intent, token.session_id)
+        self._unnamed_openings += 1
+        try:
+            token = await self._token(intent, token_body, log_extra)
+            await self._own(intent, token.session_id)
+        finally:
+            self._unnamed_openings -= 1
         if self._closing is not None:
             # Shutdown began while the token was out: stop it now rather than start it first.
             self.stop_upstream(token.session_id, "USER_CLOSED")

@@ -12,19 +12,23 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
+import threading
 import time
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 
 from avatar_bridge.admission import grpc_queue_options
 from avatar_bridge.config import ServerConfig
+from avatar_bridge.health import SERVING, DrainingHealth
 from avatar_bridge.journal import open_journal
 from avatar_bridge.leg import LegFactory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
 from avatar_bridge.memtrim import MemoryTrimmer
+from avatar_bridge.metrics import BridgeMetrics, RpcCounter
 from avatar_bridge.reflection_v1 import enable_reflection
 from avatar_bridge.registry import SessionRegistry, Timing
 from avatar_bridge.security.allowlist import for_server
@@ -60,7 +64,7 @@ class BridgeServer:
         self._full_leg = full_leg
         self._server: grpc.aio.Server | None = None
         self._rest: LiveAvatarClient | None = None
-        self._health = health.aio.HealthServicer()
+        self._health = DrainingHealth()
         self.registry: SessionRegistry | None = None
         self.service: AvatarBridgeService | None = None
         self.port = 0
@@ -71,6 +75,9 @@ class BridgeServer:
         self._reloader: asyncio.Task[None] | None = None
         self._reload_now = asyncio.Event()
         self._trimmer = MemoryTrimmer()
+        self.metrics = BridgeMetrics()
+        self.metrics_port = 0
+        """Port of /metrics when --metrics-listen is set, else 0."""
 
     async def start(self) -> int:
         config = self.config
@@ -88,7 +95,7 @@ class BridgeServer:
         rest_config = self._rest_config or RestConfig(
             api_key=config.api_key, base_url=config.api_url
         )
-        self._rest = LiveAvatarClient(rest_config)
+        self._rest = LiveAvatarClient(rest_config, observer=self.metrics.observe_rest)
         journal = open_journal(
             state_dir=config.state_dir,
             redis_url=config.redis_url,
@@ -111,6 +118,7 @@ class BridgeServer:
             allowlist=for_server(
                 security.attach_allow, config.api_url, security.attach_allow_extra
             ),
+            metrics=self.metrics,
         )
         policy = AuthPolicy(
             auth_file=security.auth_file,
@@ -120,7 +128,10 @@ class BridgeServer:
         )
         limits = config.limits
         self._server = grpc.aio.server(
-            interceptors=[AuthInterceptor(policy, self.auth)],
+            interceptors=[
+                AuthInterceptor(policy, self.auth),
+                RpcCounter(self.metrics, SERVICE_NAME),
+            ],
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", 4 * 1024 * 1024),
@@ -129,6 +140,10 @@ class BridgeServer:
                 ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.so_reuseport", 0),
+                # GOAWAY old connections so L7 balancers rebalance; the grace outlives a session,
+                # so no conversation is cut by it.
+                ("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)),
+                ("grpc.max_connection_age_grace_ms", int(config.max_connection_age_grace_s * 1000)),
                 # Keep each stream's receive window at gRPC's 64 KiB: BDP probing grew it to
                 # megabytes per fast client, audio the bridge then held (issue 7, bounded memory).
                 ("grpc.http2.bdp_probe", 0),
@@ -155,10 +170,13 @@ class BridgeServer:
                 "another address with --listen or AVATAR_BRIDGE_LISTEN."
             )
         await self._server.start()
+        if config.metrics_listen:
+            self.metrics_port = self.metrics.serve(config.metrics_listen)
+            log.info("metrics served", extra={"port": self.metrics_port})
         self._reloader = asyncio.create_task(self._reload_loop(), name="security-reload")
         self._trimmer.start()
         for name in ("", SERVICE_NAME):
-            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self._health.set(name, SERVING)
         log.info(
             "avatar-bridge listening",
             extra={
@@ -200,30 +218,47 @@ class BridgeServer:
             except Exception:
                 log.exception("security reload failed")
 
-    async def stop(self, grace_s: float | None = None) -> None:
-        """Graceful shutdown; idempotent."""
+    async def stop(self, grace_s: float | None = None, drain_s: float | None = None) -> None:
+        """Graceful shutdown; idempotent.
+
+        Health turns NOT_SERVING and new conversations are refused at once; live ones go on for
+        up to `drain_s` (the port keeps serving them), then get SERVER_SHUTDOWN, and everything
+        ends within `grace_s` after that.
+        """
         if self._stopped.is_set() or self._server is None:
             return
         self._stopped.set()
         grace = self.config.shutdown_grace_s if grace_s is None else grace_s
-        deadline = time.monotonic() + grace
+        drain = self.config.drain_s if drain_s is None else drain_s
         assert self.registry is not None and self.service is not None
         log.info(
             "shutting down",
-            extra={"grace_s": grace, "conversations": self.registry.conversation_count},
+            extra={
+                "grace_s": grace,
+                "drain_s": drain,
+                "conversations": self.registry.conversation_count,
+            },
         )
         await self._health.enter_graceful_shutdown()
+        self.service.begin_shutdown()
         if self._reloader is not None:
             self._reloader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reloader
-        self.service.begin_shutdown()
+        if drain > 0 and self.service.live_calls:
+            drained = await self.service.wait_calls(drain)
+            log.info(
+                "drain over", extra={"all_ended": drained, "conversations": self.service.live_calls}
+            )
+        deadline = time.monotonic() + grace
         self.registry.stop_all(pb.STOP_REASON_SERVER_SHUTDOWN, "the bridge is shutting down")
         # Conversations write SessionStopped and stop their upstream sessions themselves.
         await self.registry.wait_conversations(max(0.0, (deadline - time.monotonic()) * 0.6))
         left = await self.registry.stop_everything(max(0.5, (deadline - time.monotonic()) * 0.8))
+        self._health.close()  # Watch streams end now rather than at the grace's end.
         await self._server.stop(max(0.0, deadline - time.monotonic()))
         await self._trimmer.stop()
+        self.metrics.close()
         await self.registry.close()
         if self._rest is not None:
             await self._rest.aclose()
@@ -250,7 +285,24 @@ async def serve(config: ServerConfig, *, extra: contextlib.AsyncExitStack | None
         loop.add_signal_handler(signal.SIGHUP, server.request_reload)
         await stop.wait()
         log.info("signal received")
+        _exit_watchdog(config.drain_s + config.shutdown_grace_s + EXIT_MARGIN_S)
         await server.stop()
+
+
+EXIT_MARGIN_S = 5.0
+"""Past drain + grace + this, the process exits even if something still holds it."""
+
+
+def _exit_watchdog(after_s: float) -> None:
+    """Exit hard after `after_s` even if the event loop is stuck: the exit bound always holds."""
+
+    def expire() -> None:
+        log.error("shutdown overran drain + grace: exiting now", extra={"after_s": after_s})
+        os._exit(1)
+
+    timer = threading.Timer(after_s, expire)
+    timer.daemon = True
+    timer.start()
 
 
 def _auth_mode(policy: AuthPolicy) -> str:

@@ -17,13 +17,15 @@ from typing import Any
 
 import grpc
 
-from avatar_bridge.admission import Admission, Release
+from avatar_bridge import richerrors
+from avatar_bridge.admission import Admission, Release, UpstreamSessionCap
 from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.conversation import Conversation, Ending
 from avatar_bridge.errors import (
     BridgeError,
     ClientTooSlow,
+    Draining,
     FailedPrecondition,
     InvalidRequest,
     PermissionDenied,
@@ -34,6 +36,7 @@ from avatar_bridge.leg import Leg as Leg  # Re-exported: older imports name the 
 from avatar_bridge.leg import LegFactory as LegFactory
 from avatar_bridge.lite.leg import lite_leg_factory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
+from avatar_bridge.metrics import BridgeMetrics
 from avatar_bridge.registry import SessionRegistry, ShuttingDown
 from avatar_bridge.security.allowlist import HostAllowlist
 from avatar_bridge.security.principal import OPERATE, Principal, current_principal
@@ -70,8 +73,10 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         full_leg: LegFactory | None = None,
         quotas: QuotaPolicy = UNLIMITED,
         allowlist: HostAllowlist | None = None,
+        metrics: BridgeMetrics | None = None,
     ) -> None:
         self._config = config
+        self._metrics = metrics or BridgeMetrics()
         self._quotas = quotas
         self._allowlist = allowlist or HostAllowlist()
         self._drivers: dict[str, str] = {}
@@ -84,11 +89,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         if full_leg is not None:
             self._legs[pb.MODE_FULL] = full_leg
         self._shutting_down = False
+        self._live_calls = 0
+        self._live_modes: dict[str, str] = {}
+        """conversation id → mode, for conversations counted live in the metrics."""
+        self._no_live_calls = asyncio.Event()
+        self._no_live_calls.set()
         limits = config.limits
         self.admission = Admission(
             max_sessions=limits.max_sessions, max_pending_configs=limits.max_pending_configs
         )
         """Add quota or load-shedding policies with `admission.add_policy`."""
+        self.admission.add_policy(
+            UpstreamSessionCap(lambda: registry.upstream_sessions, limits.max_sessions)
+        )
         self.admission.add_policy(_QuotaRule(quotas))
         self._operator_stops: set[str] = set()
         """Sessions a StopSession call is stopping while a conversation drives them."""
@@ -96,6 +109,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     def begin_shutdown(self) -> None:
         """Refuse new conversations from now on."""
         self._shutting_down = True
+
+    @property
+    def live_calls(self) -> int:
+        """Admitted Converse calls not yet over (in setup or conversing)."""
+        return self._live_calls
+
+    async def wait_calls(self, within_s: float) -> bool:
+        """Wait until no admitted Converse call is left (the drain); False on timeout."""
+        try:
+            await asyncio.wait_for(self._no_live_calls.wait(), within_s)
+        except TimeoutError:
+            return False
+        return True
 
     # Converse.
 
@@ -111,12 +137,18 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             # load shedding), before any REST call.
             ticket = self.admission.admit(current_principal())
         except BridgeError as exc:
+            self._metrics.refusals.labels(exc.reason).inc()
             log.info(
                 "conversation refused",
                 extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
             )
-            await context.abort(exc.grpc_code, exc.message)
+            await richerrors.abort(context, exc)
             return
+        self._live_calls += 1
+        self._no_live_calls.clear()
+        mode = pb.Mode.Name(plan.mode).removeprefix("MODE_").lower()
+        starting = self._metrics.conversations.labels(mode, "starting")
+        starting.inc()
         try:
             await self._converse(plan, context, extra)
         except BridgeError as exc:
@@ -124,21 +156,31 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 "conversation failed",
                 extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
             )
-            await context.abort(exc.grpc_code, exc.message)
+            await richerrors.abort(context, exc)
         finally:
             # A session still being stopped keeps its slot: the limit counts upstream sessions.
             session_id = extra.get("session_id")
             if session_id in self._registry.owned_sessions():
                 ticket.release_after(self._registry.stop_upstream(session_id))
             ticket.release()
+            if self._live_modes.pop(conversation_id, None) is None:
+                starting.dec()
+            self._live_calls -= 1
+            if not self._live_calls:
+                self._no_live_calls.set()
 
     async def _read_plan(self, context: Context) -> Plan:
         if self._shutting_down:
-            raise UpstreamError("the bridge is shutting down: retry on another instance")
+            raise Draining("draining: retry on another instance")
         with self.admission.await_config():
             first = await self._first_request(context)
         if isinstance(first, Undecodable):
             raise InvalidRequest(first.describe("the first request"))
+        longest = self._config.limits.max_request_id_chars
+        if len(first.request_id) > longest:
+            raise InvalidRequest(
+                f"request_id has {len(first.request_id)} characters: expected at most {longest}"
+            )
         kind = first.WhichOneof("request")
         if kind != "config":
             raise InvalidRequest(
@@ -191,6 +233,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 )
             )
             log.info("conversation started", extra={**extra, "mode": pb.Mode.Name(plan.mode)})
+            self._count_started(extra["conversation"], plan)
             await context.write(
                 pb.ConverseResponse(
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
@@ -244,6 +287,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             self._registry.detach(session_id)
             self._drivers.pop(session_id, None)
             self._operator_stops.discard(session_id)
+            self._count_ended(extra, ending, conversation)
             log.info(
                 "conversation ended",
                 extra={
@@ -255,11 +299,34 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 },
             )
             if owned and session_id in self._registry.owned_sessions():
-                # The registry owns the stop (retried until done); the call waits a bounded
-                # while, so a client that ends normally sees the session stopped.
+                # The registry owns the stop (retried until done). The call waits a bounded
+                # while, so a client that ends normally sees the session stopped, but not once
+                # shutdown begins: a stop that LiveAvatar stalls must not outlast the grace and
+                # turn the status after session_stopped into UNAVAILABLE (shutdown waits for the
+                # stop itself; the admission slot is held until it ends).
                 stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait([stop], timeout=STOP_WAIT_S)
+                with contextlib.suppress(asyncio.CancelledError, ShuttingDown):
+                    await self._registry.unless_closing(asyncio.wait([stop], timeout=STOP_WAIT_S))
+
+    def _count_started(self, conversation_id: str, plan: Plan) -> None:
+        mode = pb.Mode.Name(plan.mode).removeprefix("MODE_").lower()
+        self._live_modes[conversation_id] = mode
+        metrics = self._metrics
+        metrics.conversations.labels(mode, "starting").dec()
+        metrics.conversations.labels(mode, "live").inc()
+        metrics.starts.labels(mode).inc()
+
+    def _count_ended(
+        self, extra: dict[str, Any], ending: Ending, conversation: Conversation | None
+    ) -> None:
+        metrics = self._metrics
+        mode = self._live_modes.get(extra["conversation"])
+        if mode is not None:
+            metrics.conversations.labels(mode, "live").dec()
+        metrics.stops.labels(pb.StopReason.Name(ending.reason).removeprefix("STOP_REASON_")).inc()
+        if conversation is not None:
+            metrics.audio_in.inc(conversation.audio_bytes_in)
+            metrics.requests.inc(conversation.requests)
 
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""
@@ -332,15 +399,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         self, request: pb.StopSessionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StopSessionResponse:
         if not request.session_id.strip():
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "session_id is empty: expected a session id"
+            await richerrors.abort(
+                context,
+                InvalidRequest("session_id is empty: expected a session id", field="session_id"),
             )
         reason = request.reason or pb.STOP_REASON_USER_CLOSED
         if reason not in LIVEAVATAR_REASONS:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"reason {pb.StopReason.Name(reason)} is the bridge's own: expected one of "
-                "LiveAvatar's reasons, STOP_REASON_UNKNOWN to STOP_REASON_AGENT_HANG_UP",
+            await richerrors.abort(
+                context,
+                InvalidRequest(
+                    f"reason {pb.StopReason.Name(reason)} is the bridge's own: expected one of "
+                    "LiveAvatar's reasons, STOP_REASON_UNKNOWN to STOP_REASON_AGENT_HANG_UP",
+                    field="reason",
+                ),
             )
         session_id = request.session_id.strip()
         # The stop closes the conversation's socket, which may reach the conversation before
@@ -352,7 +423,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             await self._rest.stop_session(session_id, LIVEAVATAR_REASONS[reason])
         except BridgeError as exc:
             self._operator_stops.discard(session_id)
-            await context.abort(exc.grpc_code, exc.message)
+            await richerrors.abort(context, exc)
         await self._registry.disown(session_id)
         had = self._registry.request_stop(
             session_id, pb.STOP_REASON_OPERATOR_STOPPED, "an operator stopped the session"
@@ -374,23 +445,29 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     ) -> pb.ListSessionsResponse:
         page_size = request.page_size or 20
         if not 1 <= page_size <= 100:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"page_size {page_size} is out of range: expected 1 to 100, or 0 for 20",
+            await richerrors.abort(
+                context,
+                InvalidRequest(
+                    f"page_size {page_size} is out of range: expected 1 to 100, or 0 for 20",
+                    field="page_size",
+                ),
             )
         try:
             page = int(request.page_token or "1")
         except ValueError:
             page = 0
         if page < 1:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "page_token is not one this server issued: pass next_page_token unchanged",
+            await richerrors.abort(
+                context,
+                InvalidRequest(
+                    "page_token is not one this server issued: pass next_page_token unchanged",
+                    field="page_token",
+                ),
             )
         try:
             result = await self._rest.list_sessions(kind="active", page=page, page_size=page_size)
         except BridgeError as exc:
-            await context.abort(exc.grpc_code, exc.message)
+            await richerrors.abort(context, exc)
         sessions = [_session_info(entry, self._registry) for entry in result.results]
         return pb.ListSessionsResponse(
             sessions=sessions, next_page_token=str(page + 1) if result.next else ""

@@ -77,19 +77,42 @@ def plan_from_config(
     *,
     allowlist: HostAllowlist | None = None,
 ) -> Plan:
-    """Validate `config` and return the plan; raise InvalidRequest on the first problem.
+    """Validate `config` and return the plan; raise InvalidRequest naming every problem.
 
-    Attach URLs must match `allowlist` (default: LiveAvatar's hosts), else PermissionDenied.
+    The options, the audio format and the session part are checked independently, so a config
+    with three problems reports three (BadRequest field violations). Attach URLs must match
+    `allowlist` (default: LiveAvatar's hosts), else PermissionDenied.
     """
-    options = _options(config.options, defaults)
-    audio = _audio_format(config.input_audio) if config.HasField("input_audio") else None
+    problems: list[InvalidRequest] = []
+    options = _options(config.options, defaults, problems)
+    audio = None
+    if config.HasField("input_audio"):
+        try:
+            audio = _audio_format(config.input_audio)
+        except InvalidRequest as exc:
+            problems.append(exc)
+    try:
+        plan = _plan_session(config, options, audio, problems)
+    except InvalidRequest as exc:
+        problems.append(exc)
+    if problems:
+        raise InvalidRequest.combine(problems)
+    if plan.attached:
+        _check_targets(plan, allowlist or HostAllowlist())
+    return plan
+
+
+def _plan_session(
+    config: pb.SessionConfig,
+    options: SessionOptions,
+    audio: AudioFormat | None,
+    problems: list[InvalidRequest],
+) -> Plan:
     which = config.WhichOneof("session")
     if which == "create":
-        return _plan_create(config.create, options, audio)
+        return _plan_create(config.create, options, audio, problems)
     if which == "attach":
-        plan = _plan_attach(config.attach, options, audio)
-        _check_targets(plan, allowlist or HostAllowlist())
-        return plan
+        return _plan_attach(config.attach, options, audio)
     raise InvalidRequest(
         "config.session is not set: expected config.create (a new LiveAvatar session) "
         "or config.attach (a session started elsewhere)"
@@ -104,15 +127,20 @@ def _audio_format(audio: pb.AudioFormat) -> AudioFormat:
         raise InvalidRequest(f"config.input_audio.{exc}") from exc
 
 
-def _options(opts: pb.BridgeOptions, defaults: SessionDefaults) -> SessionOptions:
+def _options(
+    opts: pb.BridgeOptions, defaults: SessionDefaults, problems: list[InvalidRequest]
+) -> SessionOptions:
     def pick(value: int, default: float, low: int, high: int, name: str) -> float:
         if value == 0:
             return default
         if not low <= value <= high:
-            raise InvalidRequest(
-                f"config.options.{name} {value} is out of range: expected {low} to {high}, "
-                "or 0 for the server default"
+            problems.append(
+                InvalidRequest(
+                    f"config.options.{name} {value} is out of range: expected {low} to "
+                    f"{high}, or 0 for the server default"
+                )
             )
+            return default
         return value
 
     return SessionOptions(
@@ -136,13 +164,22 @@ def _options(opts: pb.BridgeOptions, defaults: SessionDefaults) -> SessionOption
     )
 
 
-def _plan_create(new: pb.NewSession, options: SessionOptions, audio: AudioFormat | None) -> Plan:
+def _plan_create(
+    new: pb.NewSession,
+    options: SessionOptions,
+    audio: AudioFormat | None,
+    problems: list[InvalidRequest],
+) -> Plan:
     if not new.avatar_id.strip():
-        raise InvalidRequest("config.create.avatar_id is empty: expected a LiveAvatar avatar id")
+        problems.append(
+            InvalidRequest("config.create.avatar_id is empty: expected a LiveAvatar avatar id")
+        )
     if new.max_session_duration_seconds < 0:
-        raise InvalidRequest(
-            "config.create.max_session_duration_seconds is negative: expected seconds, "
-            "or 0 for the account's limit"
+        problems.append(
+            InvalidRequest(
+                "config.create.max_session_duration_seconds is negative: expected seconds, "
+                "or 0 for the account's limit"
+            )
         )
     body: dict[str, Any] = {"avatar_id": new.avatar_id.strip(), "is_sandbox": new.is_sandbox}
     if new.HasField("video_settings"):

@@ -477,3 +477,44 @@ def test_a_fast_client_goes_upstream_no_faster_than_real_time_plus_the_lead() ->
         len(base64.b64decode(m["audio"])) <= 1000 * OUTPUT_BYTES_PER_MS
         for m in h.sent("agent.speak")
     )
+
+
+def test_a_fast_source_starts_before_the_first_packet_is_full() -> None:
+    """20 ms frames at 2x real time: speech starts with 120 ms in hand, not 400 ms."""
+    h = Harness(first_packet_ms=400)
+    h.connect()
+    for _ in range(6):  # 120 ms of audio over 50 ms
+        h.audio(tone(20))
+        h.advance(0.01)
+    assert len(h.sent_audio()) == 120 * OUTPUT_BYTES_PER_MS
+
+
+def test_a_real_time_source_keeps_the_full_first_packet() -> None:
+    h = Harness(first_packet_ms=400)
+    h.connect()
+    for _ in range(19):  # 380 ms in real time
+        h.audio(tone(20))
+        h.advance(0.02)
+    assert h.sent("agent.speak") == []
+    h.audio(tone(20))
+    assert len(h.sent_audio()) == 400 * OUTPUT_BYTES_PER_MS
+
+
+def test_audio_held_before_connected_is_dropped_per_utterance_on_interrupt() -> None:
+    """Each held utterance gets its own AudioDropped, named like an utterance that had played:
+    its first chunk's request_id, else utterance-N."""
+    h = Harness()
+    h.audio(tone(100), rid="first")
+    h.audio(tone(50))
+    h.request(speak_end=pb.SpeakEnd())
+    h.audio(tone(200))  # no request_id: a generated name
+    h.request("stop", interrupt=pb.Interrupt())
+    dropped = [e.audio_dropped for e in h.events if e.HasField("audio_dropped")]
+    # 24 kHz PCM16 input: 48 bytes per millisecond.
+    assert [(d.utterance_id, d.input_byte_count, d.duration_ms) for d in dropped] == [
+        ("first", 150 * 48, 150),
+        ("utterance-2", 200 * 48, 200),
+    ]
+    assert all(d.reason == pb.DROP_REASON_INTERRUPTED for d in dropped)
+    h.connect()
+    assert h.sent_audio() == b""  # Nothing of it goes upstream once connected.

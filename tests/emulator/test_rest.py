@@ -258,6 +258,10 @@ class FakeBackend:
         self.calls.append(("lite_started", session.id, room_name))
         return None
 
+    async def lite_session_remote(self, session: Any, url: str, token: str) -> Any:
+        self.calls.append(("lite_remote", session.id, url))
+        return None
+
     def verifies(self, token: str) -> tuple[str, str] | None:
         return ("byo-room", "byo-avatar") if token == "byo-ok" else None
 
@@ -315,7 +319,7 @@ async def test_lite_hosted_room_uses_the_backends_server_and_tokens() -> None:
 
 
 @pytest.mark.parametrize(("byo_token", "joined"), [("byo-ok", True), ("elsewhere", False)])
-async def test_lite_byo_room_joined_only_when_on_the_emulators_server(
+async def test_lite_byo_room_joined_in_server_or_as_a_remote_client(
     byo_token: str, joined: bool
 ) -> None:
     backend = FakeBackend()
@@ -327,8 +331,8 @@ async def test_lite_byo_room_joined_only_when_on_the_emulators_server(
         sid, token = await create(http, lite_body(livekit_config=byo))
         data = await start(http, token)
         assert "livekit_client_token" not in data
-    expected = [("lite_started", sid, "byo-room"), ("ended", sid, "UNKNOWN")] if joined else []
-    assert backend.calls == expected
+    first = ("lite_started", sid, "byo-room") if joined else ("lite_remote", sid, "ws://x")
+    assert backend.calls == [first, ("ended", sid, "UNKNOWN")]
 
 
 @pytest.mark.parametrize(("requested", "effective"), [(None, 1200), (600, 600), (5000, 1200)])

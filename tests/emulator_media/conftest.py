@@ -46,7 +46,9 @@ async def backend() -> AsyncIterator[LiveKitFullBackend]:
 
 @pytest.fixture
 async def emu(backend: LiveKitFullBackend) -> AsyncIterator[Emulator]:
-    async with Emulator(fast(), full_backend=backend) as emulator:
+    """Real-time session timers: on a loaded machine a browser or a WebRTC join may take
+    longer than the scaled idle timeout or max duration of the fast config."""
+    async with Emulator(fast(time_scale=1.0), full_backend=backend) as emulator:
         yield emulator
 
 

@@ -280,3 +280,56 @@ async def test_v0_client_gets_the_avatar_on_a_server_offered_connection() -> Non
             assert score > MIN_CORRELATION, f"envelope correlation {score:.3f}"
         finally:
             await viewer.close()
+
+
+async def test_lite_avatar_publishes_into_a_room_on_another_livekit_server(emu: Emulator) -> None:
+    # A second LiveKit-compatible server with other credentials stands in for the caller's
+    # own LiveKit deployment; what reaches it is checked with its own audio analysis.
+    other_config = FullModeConfig(
+        port=0, api_secret="the-callers-own-livekit-secret-0123456789", stop_flush_s=0.1
+    )
+    async with (
+        LiveKitFullBackend(other_config) as other,
+        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
+    ):
+        room = other.server.create_room("callers-room")
+        byo = {
+            "livekit_url": other.livekit_url,
+            "livekit_room": room.name,
+            "livekit_client_token": other.mint(room.name, "liveavatar-avatar-agent", agent=True),
+        }
+        sid, token = await create(http, lite_body(livekit_config=byo))
+        data = await start(http, token)
+
+        avatar_id = "liveavatar-avatar-agent"
+
+        async def published() -> None:
+            while True:
+                avatar = room.participants.get(avatar_id)
+                audio = [r for r in room.recorder.audio if r.participant == avatar_id]
+                if avatar is not None and len(avatar.tracks) == 2 and audio:
+                    return
+                await asyncio.sleep(0.1)
+
+        await asyncio.wait_for(published(), WAIT_S)
+        t = np.arange(int(2.0 * RATE)) / RATE
+        tone = (0.3 * 32767 * np.sin(2 * np.pi * 330 * t)).astype(np.int16)
+        async with lite_ws(str(data["ws_url"])) as ws:
+            for audio in chunks(tone):
+                await ws.send({"type": "agent.speak", "event_id": "R1", "audio": audio})
+            await ws.send({"type": "agent.speak_end"})
+            await asyncio.wait_for(ws.wait_type("agent.speak_ended"), WAIT_S)
+            await asyncio.sleep(STOP_TOLERANCE_S + 0.5)  # the server's VAD hangover
+        record = next(r for r in room.recorder.audio if r.participant == avatar_id)
+        segments = [s.duration_s for s in record.vad.segments]
+        # One speech segment as long as the 2 s utterance (+ the VAD's 0.5 s hangover).
+        assert any(1.6 <= d <= 3.0 for d in segments), (segments, sid)
+        await http.post("/v1/sessions/stop", headers={"Authorization": f"Bearer {token}"})
+
+        async def left() -> None:
+            while True:
+                if avatar_id not in room.participants:
+                    return
+                await asyncio.sleep(0.1)
+
+        await asyncio.wait_for(left(), WAIT_S)

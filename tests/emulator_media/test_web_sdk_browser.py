@@ -10,16 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from emulator.helpers import WAIT, create, fast, full_body, key_headers, lite_body
+from emulator.helpers import WAIT, create, full_body, key_headers, lite_body
 
 from liveavatar_emulator import Emulator
-from liveavatar_emulator.full import LiveKitFullBackend
 
 pytestmark = pytest.mark.full
 
@@ -61,16 +59,8 @@ async def ended_reason(http: httpx.AsyncClient, sid: str) -> str | None:
     return None
 
 
-@pytest.fixture
-async def real_time_emu(backend: LiveKitFullBackend) -> AsyncIterator[Emulator]:
-    """Real-time timers: a browser takes seconds to start, longer than the scaled idle timeout."""
-    async with Emulator(fast(time_scale=1.0), full_backend=backend) as emulator:
-        yield emulator
-
-
 @pytest.mark.parametrize("mode", ["FULL", "LITE"])
-async def test_heygen_web_sdk_runs_unchanged(real_time_emu: Emulator, mode: str) -> None:
-    emu = real_time_emu
+async def test_heygen_web_sdk_runs_unchanged(emu: Emulator, mode: str) -> None:
     reason = _missing()
     if reason:
         pytest.skip(reason)

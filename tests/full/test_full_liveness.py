@@ -189,3 +189,23 @@ async def test_held_commands_are_bounded_and_the_excess_is_an_error(env: FullEnv
 
 async def _no_keep_alive() -> None:
     return None
+
+
+async def test_a_broken_room_connection_is_reported_and_commands_wait_for_the_sdk_reconnect(
+    env: FullEnv,
+) -> None:
+    """The signalling connection breaks (no leave): the SDK's own reconnect (a resume, which
+    the fake server refuses, then a restart) brings the room back; a command sent meanwhile
+    is held and played after."""
+    stream, started = await open_full(env)
+    body = {"abrupt": True}
+    assert (await inject(env, started.session_id, "room_drop", body))["dropped"] == ["client"]
+    await stream.until("warning", lambda e: e.warning.code == "ROOM_RECONNECTING")
+    await stream.send(speak_text("said while reconnecting", "s1"))
+
+    await stream.until("warning", lambda e: e.warning.code == "ROOM_RECONNECTED")
+    ended = await stream.until("avatar_speak_ended")
+    assert ended.request_id == "s1"
+    assert warning_codes(stream) == ["ROOM_RECONNECTING", "ROOM_RECONNECTED"]
+    await stream.half_close()
+    await stops_with(stream, pb.STOP_REASON_CLIENT_ENDED)

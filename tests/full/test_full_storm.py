@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -38,6 +40,9 @@ STORM_BOUND_S = 120.0
 SETTLE_S = 20.0
 """Upper bound for the bridge to stop sessions and leave rooms after the last cancel."""
 TCP_ESTABLISHED = "01"
+NATIVE_QUIET_S = 3.0
+"""The SDK retries a failed signal connection within about a second: 3 s without a native log
+line means no join is still retrying."""
 
 
 def established_to(port: int) -> int:
@@ -55,6 +60,20 @@ def established_to(port: int) -> int:
     return count
 
 
+class LastNativeLog(logging.Handler):
+    """When the livekit SDK's native core last logged: its retries and reconnects log, so a
+    quiet core is one with nothing still connecting or retrying."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.at = time.monotonic()
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.at = time.monotonic()
+        self.last = record.getMessage()[:200]
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -68,8 +87,10 @@ def fd_kinds() -> dict[str, int]:
             next(f)
             for line in f:
                 fields = line.split()
+                local = int(fields[1].rsplit(":", 1)[1], 16)
                 peer = int(fields[2].rsplit(":", 1)[1], 16)
-                sockets[fields[9]] = f"{table} state {fields[3]} peer port {peer}"
+                where = f"peer port {peer}" if peer else f"local port {local}"
+                sockets[fields[9]] = f"{table} state {fields[3]} {where}"
     kinds: dict[str, int] = {}
     for fd in os.listdir("/proc/self/fd"):
         try:
@@ -103,6 +124,8 @@ async def test_200_cancelled_full_calls_leave_nothing_behind(env: FullEnv) -> No
     await env.bridge.stub.ListSessions(pb.ListSessionsRequest(), timeout=WAIT_S)
     baseline, baseline_kinds = open_fds(), fd_kinds()
 
+    native = LastNativeLog()
+    logging.getLogger("livekit").addHandler(native)
     rng = random.Random(20261128)
     phases = ["before_config", "during_setup", "during_setup", "connected", "speaking"]
     seen: dict[str, int] = dict.fromkeys(phases, 0)
@@ -123,6 +146,11 @@ async def test_200_cancelled_full_calls_leave_nothing_behind(env: FullEnv) -> No
     assert sum(seen.values()) == CALLS
 
     assert await settle(lambda: _no_leftovers(env, port)), await _report(env, port)
+    # Nothing native is still joining, retrying or reconnecting: the SDK's core went quiet.
+    try:
+        assert await settle(lambda: _quiet_since(native, NATIVE_QUIET_S)), native.last
+    finally:
+        logging.getLogger("livekit").removeHandler(native)
 
     # Every socket, pipe and timer the calls opened is closed again. The bridge's REST
     # connection pool (bounded) drops connections LiveAvatar closed when it is next used, so
@@ -159,6 +187,10 @@ async def _drive(stream: Stream, phase: str, delay_s: float) -> None:
     if phase == "speaking":
         await stream.send(speak_text("a few words to cut short", "s1"))
         await stream.until("avatar_speak_started")
+
+
+async def _quiet_since(native: LastNativeLog, seconds: float) -> bool:
+    return time.monotonic() - native.at >= seconds
 
 
 async def _no_leftovers(env: FullEnv, port: int) -> bool:

@@ -172,3 +172,21 @@ def test_no_turn_in_flight_is_never_silent() -> None:
     c.up(type="session.state_updated", state="connected")
     c.advance(30.0)
     assert c.failures == [] and c.warnings() == []
+
+
+def test_a_client_pausing_mid_utterance_is_not_an_upstream_fault() -> None:
+    """LiveAvatar ran dry (speak ended before the client's speak_end) and the client is
+    thinking: the wait is on the client, so no silence bound runs."""
+    c = Core(silence_s=2.0)
+    c.up(type="session.state_updated", state="connected")
+    c.request("u1", audio=pb.AudioChunk(data=ms(500)))
+    upstream_id = str(c.sent[0]["event_id"])
+    c.up(type="agent.speak_started", event_id=upstream_id)
+    c.advance(0.6)
+    c.up(type="agent.speak_ended", event_id=upstream_id)  # A starvation gap, not the end.
+    c.advance(30.0)
+    assert c.failures == [] and c.warnings() == []
+    # The client goes on: the avatar should speak again, so the bound runs again.
+    c.request(audio=pb.AudioChunk(data=ms(500)))
+    c.advance(3.0)
+    assert [w.code for w in c.warnings()] == ["UPSTREAM_SILENT"]

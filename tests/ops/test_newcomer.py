@@ -13,8 +13,6 @@ import pytest
 
 BIN = Path(sys.executable).parent
 TIMEOUT_S = 60
-# The embedded emulator, asked for explicitly (a keyless bridge may refuse to start otherwise).
-EMULATOR = {"AVATAR_BRIDGE_EMULATOR": "1"}
 
 
 @pytest.fixture
@@ -68,7 +66,6 @@ def test_bridge_embedded_emulator_port_in_use(busy_port: int) -> None:
         str(busy_port),
         "--emulator-livekit-port",
         "0",
-        env=EMULATOR,
     )
     assert_names_port(result, busy_port, "--emulator-port")
 
@@ -84,7 +81,6 @@ def test_bridge_embedded_livekit_port_in_use(busy_port: int) -> None:
         "0",
         "--emulator-livekit-port",
         str(busy_port),
-        env=EMULATOR,
     )
     assert_names_port(result, busy_port, "--emulator-livekit-port")
 

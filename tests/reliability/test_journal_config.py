@@ -27,6 +27,7 @@ def test_real_key_defaults_to_sqlite_under_xdg_state_home(tmp_path: Path) -> Non
 
 
 def test_embedded_emulator_is_not_journaled() -> None:
+    # The emulator runs only when asked for (issue 8's "no silent fake").
     config = config_module.from_sources(parse("--emulator"), {})
     assert config.state_dir == ""
     assert isinstance(open_journal(state_dir="", redis_url=""), MemoryJournal)

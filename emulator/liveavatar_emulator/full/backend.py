@@ -17,6 +17,7 @@ from livekit.protocol import models
 
 from ..media import AvatarMedia
 from ..media.participant import MediaParticipant
+from ..media.remote import RemotePublisher
 from .agent import AVATAR_IDENTITY, SessionAgent
 from .config import FullModeConfig
 from .session import FullSession
@@ -41,6 +42,8 @@ class LiveKitFullBackend:
         self.config = config or FullModeConfig()
         self.server = LiveKitServer(self.config)
         self.agents: dict[str, SessionAgent] = {}
+        self.remote_avatars: dict[str, RemotePublisher] = {}
+        """LITE session id -> its avatar publishing in a room on another LiveKit server."""
         self.lite_avatars: dict[str, tuple[str, MediaParticipant, bool]] = {}
         """LITE session id -> (room name, the ``heygen`` participant, room owned by session)."""
         self.livekit_url: str = self.config.public_url
@@ -53,7 +56,10 @@ class LiveKitFullBackend:
         self.livekit_url = self.server.url
 
     async def stop(self) -> None:
-        """Stop all agents (without session events) and the server."""
+        """Stop all agents (without session events), remote avatars and the server."""
+        for remote in list(self.remote_avatars.values()):
+            await remote.close()
+        self.remote_avatars.clear()
         for agent in list(self.agents.values()):
             await agent.stop("SERVER_SHUTDOWN")
         self.agents.clear()
@@ -109,6 +115,14 @@ class LiveKitFullBackend:
         log.info("session %s: LITE avatar joined room %s", session.id, name)
         return avatar.media
 
+    async def lite_session_remote(self, session: FullSession, url: str, token: str) -> AvatarMedia:
+        """Bring your own room on another LiveKit server: the avatar joins it as a client."""
+        media = AvatarMedia(session.id)
+        publisher = RemotePublisher(media, url, token)
+        self.remote_avatars[session.id] = publisher
+        publisher.start()
+        return media
+
     def verifies(self, token: str) -> tuple[str, str] | None:
         """(room, identity) a LiveKit token grants on this server, or None if it rejects it."""
         try:
@@ -136,6 +150,11 @@ class LiveKitFullBackend:
 
     async def session_ended(self, session: FullSession, reason: str) -> None:
         """Send ``session.stopped``, then remove everybody and close the room."""
+        remote = self.remote_avatars.pop(session.id, None)
+        if remote is not None:
+            await remote.close()
+            log.info("session %s: avatar left %s (%s)", session.id, remote.url, reason)
+            return
         lite = self.lite_avatars.pop(session.id, None)
         if lite is not None:
             name, avatar, owned = lite

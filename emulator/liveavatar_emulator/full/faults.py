@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 from livekit.protocol import models
 
 from .backend import LiveKitFullBackend
+from .sfu.peer import RtcParticipant
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +25,14 @@ class NoRoom(LookupError):
 
 
 async def drop_clients(
-    backend: LiveKitFullBackend, session_id: str, identity: str | None = None
+    backend: LiveKitFullBackend,
+    session_id: str,
+    identity: str | None = None,
+    *,
+    abrupt: bool = False,
 ) -> list[str]:
-    """Remove the real (WebRTC) participants, or the one named, from the session's room."""
+    """Remove the real (WebRTC) participants, or the one named, from the session's room: with
+    LiveKit's `leave`, or, `abrupt`, by breaking their signalling connection."""
     room = backend.server.rooms.get(session_id)
     if room is None:
         raise NoRoom(session_id)
@@ -35,10 +42,17 @@ async def drop_clients(
         if not p.virtual and (identity is None or p.identity == identity)
     ]
     for target in targets:
+        participant = room.participants.get(target)
+        if abrupt and isinstance(participant, RtcParticipant):
+            # The connection breaks: no leave, no close frame, so the SDK tries to reconnect.
+            sock = participant.ws.get_extra_info("socket")
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+            continue
         await backend.server.remove_participant(
             session_id, target, models.DisconnectReason.PARTICIPANT_REMOVED
         )
-    log.info("session %s: dropped %s from the room (fault)", session_id, targets)
+    log.info("session %s: dropped %s from the room (fault, abrupt=%s)", session_id, targets, abrupt)
     return targets
 
 

@@ -95,9 +95,14 @@ async function watch(sessionId) {
       logEvent(`subscribed to ${participant.identity}'s ${track.kind}`);
     });
     room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
-      if (topic === "agent-response") {
+      // FULL: commands (agent-control) and the avatar's events (agent-response).
+      if (topic !== "agent-response" && topic !== "agent-control") return;
+      try {
         const event = JSON.parse(new TextDecoder().decode(payload));
-        logEvent(`room ${event.event_type}${event.text ? `: ${event.text}` : ""}`);
+        const who = topic === "agent-control" ? `${participant?.identity ?? "?"} ->` : "avatar <-";
+        logEvent(`${who} ${event.event_type}${event.text ? `: ${event.text}` : ""}`);
+      } catch {
+        logEvent(`${topic}: (not JSON)`);
       }
     });
     room.on(RoomEvent.Disconnected, () => logEvent("left the room"));

@@ -356,7 +356,10 @@ class LiveKitTransport:
         )
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
-        identity = participant.identity
+        if self._reconnecting is None:  # While reconnecting the SDK re-syncs everybody.
+            self._participant_left(participant.identity)
+
+    def _participant_left(self, identity: str) -> None:
         required = (AVATAR_IDENTITY, agent_identity(self._session_id))
         if identity not in required or not self._joined or self._stopped is not None:
             return
@@ -413,6 +416,9 @@ class LiveKitTransport:
             "ROOM_RECONNECTED",
             f"the LiveKit room is back; sending {len(self._held)} held command(s)",
         )
+        for identity in (AVATAR_IDENTITY, agent_identity(self._session_id)):
+            if identity not in self._room.remote_participants:
+                self._participant_left(identity)  # Gone while the room was down.
         if self._resuming is None:
             self._resuming = asyncio.create_task(self._send_held(), name="livekit-resume")
 

@@ -22,6 +22,12 @@ Decisions worth knowing:
   whichever is larger (2.3 s by default), except for the final flush at speak_end.
   The rest waits in the core, where the adapter's backpressure bounds it (`pending_audio_ms`).
   Every packet is far below LiveAvatar's 1 MB.
+* Fast sources start sooner. Before the first packet is full, the core watches how fast the
+  utterance's audio arrives: once at least FAST_START_MS has arrived over FAST_START_CHUNKS or
+  more chunks, at FAST_START_RATE x real time or faster (the first chunk excluded, since it
+  marks time zero), what is there goes at once: such a source stays ahead of playback, so a
+  small first packet cannot starve the avatar. A real-time source never looks that fast and
+  keeps the full first packet.
 * Framing. An agent.speak message carries its audio as base64 *bytes*, encoded straight from
   the utterance buffer; the transport frames it with a template (base64 needs no escaping).
 * Speak events. Real sessions report turns with `agent.speak_*`, with `agent.state_updated` plus
@@ -98,6 +104,15 @@ _FULL_ONLY = {
 }
 
 
+FAST_START_MS = 120
+"""Audio an utterance needs before a fast source may start it early: also what a real-time
+source whose jitter fakes a fast start has in hand (it starves only with more jitter)."""
+FAST_START_CHUNKS = 4
+"""Chunks an utterance needs before its arrival rate is trusted."""
+FAST_START_RATE = 1.3
+"""Arrival rate (x real time) from which a source counts as fast."""
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -119,6 +134,10 @@ class _Utterance:
     sent_since_gap: bool = False
     first_sent_at: float | None = None
     """When its first packet went upstream: where the playback estimate starts."""
+    first_arrival: float = 0.0
+    first_chunk_bytes: int = 0
+    arrived_bytes: int = 0
+    chunks: int = 0
 
 
 class LiteCore:
@@ -232,6 +251,14 @@ class LiteCore:
                     )
                 )
             ]
+        if kind == "audio":
+            # Checked on arrival, not when held audio is sent: an invalid chunk ends the call
+            # whatever the session's state (an interrupt may drop held audio unconverted).
+            assert self._converter is not None
+            try:
+                self._converter.input_format.frame_count(len(request.audio.data))
+            except AudioFormatError as exc:
+                return [Fail(InvalidRequest(str(exc)))]
         if not self._ready:
             return self._hold(request)
         if kind == "audio":
@@ -308,20 +335,8 @@ class LiteCore:
     def close(self) -> list[Action]:
         """The conversation is ending: account for audio that will never be sent."""
         actions: list[Action] = []
-        if self._held_audio_bytes and self._converter is not None:
-            fmt = self._converter.input_format
-            actions.append(
-                emit(
-                    audio_dropped=pb.AudioDropped(
-                        utterance_id="",
-                        input_byte_count=self._held_audio_bytes,
-                        duration_ms=round(fmt.duration_ms(self._held_audio_bytes)),
-                        reason=pb.DROP_REASON_SESSION_ENDED,
-                    )
-                )
-            )
-            self._held.clear()
-            self._held_audio_bytes = 0
+        actions += self._drop_held_audio(pb.DROP_REASON_SESSION_ENDED)
+        self._held.clear()
         if self._open is not None:
             actions += self._drop_open(pb.DROP_REASON_SESSION_ENDED)
         return actions
@@ -339,21 +354,41 @@ class LiteCore:
         self._held.append(request)
         return []
 
-    def _drop_held_audio(self) -> list[Action]:
+    def _drop_held_audio(
+        self, reason: pb.DropReason.ValueType = pb.DROP_REASON_INTERRUPTED
+    ) -> list[Action]:
+        """Drop the audio held before `connected`: one AudioDropped per utterance, named as the
+        utterance would have been (its first chunk's request_id, else utterance-N)."""
         if not self._held_audio_bytes or self._converter is None:
             return []
         fmt = self._converter.input_format
-        dropped = self._held_audio_bytes
+        groups: list[tuple[str, int]] = []
+        current: str | None = None
+        for request in self._held:
+            kind = request.WhichOneof("request")
+            if kind == "speak_end":
+                current = None
+            elif kind == "audio":
+                if current is None:
+                    self._seq += 1
+                    current = request.request_id or f"utterance-{self._seq}"
+                    groups.append((current, 0))
+                name, size = groups[-1]
+                groups[-1] = (name, size + len(request.audio.data))
         self._held = [r for r in self._held if r.WhichOneof("request") != "audio"]
         self._held_audio_bytes = 0
         return [
             emit(
+                utterance_id,
                 audio_dropped=pb.AudioDropped(
-                    input_byte_count=dropped,
-                    duration_ms=round(fmt.duration_ms(dropped)),
-                    reason=pb.DROP_REASON_INTERRUPTED,
-                )
+                    utterance_id=utterance_id,
+                    input_byte_count=size,
+                    duration_ms=round(fmt.duration_ms(size)),
+                    reason=reason,
+                ),
             )
+            for utterance_id, size in groups
+            if size
         ]
 
     def _on_audio(self, request: pb.ConverseRequest, now: float) -> list[Action]:
@@ -368,7 +403,10 @@ class LiteCore:
                 id=request.request_id or f"utterance-{self._seq}", upstream_id=self._new_id()
             )
             self._by_upstream[self._open.upstream_id] = self._open
+            self._open.first_arrival, self._open.first_chunk_bytes = now, len(pcm)
         self._open.pending += pcm
+        self._open.arrived_bytes += len(pcm)
+        self._open.chunks += 1
         return self._pump(now, arrival=True)
 
     def _on_speak_end(self, rid: str, now: float) -> list[Action]:
@@ -490,6 +528,8 @@ class LiteCore:
         actions: list[Action] = []
         while u.pending:
             size = self._next_packet_bytes(u)
+            if not size and arrival and _fast_source(u, now):
+                size = len(u.pending)
             if final:
                 size = size or min(len(u.pending), packet)
             elif not size:
@@ -658,7 +698,10 @@ class LiteCore:
         return [*actions, emit(warning=pb.Warning(code="UPSTREAM_RECONNECTED", message=message))]
 
     def _silence_deadline(self) -> float | None:
-        if self._silence_s is None or not self._ready or not self._turns:
+        if self._silence_s is None or not self._ready:
+            return None
+        # A turn that ran dry and got nothing since waits for the client, not for LiveAvatar.
+        if all(u.gap and not u.sent_since_gap for u in self._turns):
             return None
         return max(self._last_event, self._play_end) + self._silence_s
 
@@ -740,6 +783,14 @@ class LiteCore:
                 u.finished = True
                 self._turns.remove(u)
         return actions
+
+
+def _fast_source(u: _Utterance, now: float) -> bool:
+    """The utterance's audio arrives fast enough to start before the first packet is full."""
+    if u.chunks < FAST_START_CHUNKS or u.arrived_bytes < FAST_START_MS * OUTPUT_BYTES_PER_MS:
+        return False
+    after_first_ms = (u.arrived_bytes - u.first_chunk_bytes) / OUTPUT_BYTES_PER_MS
+    return after_first_ms >= FAST_START_RATE * (now - u.first_arrival) * 1000
 
 
 _Handler = Callable[[LiteCore, dict[str, Any], float], list[Action]]

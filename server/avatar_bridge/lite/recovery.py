@@ -77,8 +77,6 @@ class ReconnectingLiteTransport:
         self._attempts = 0
         self._held: list[dict[str, Any]] = []
         self._ready_events: deque[dict[str, Any]] = deque()
-        self.reconnects = 0
-        """Drops survived, for the conversation's log line."""
 
     async def connect(self) -> None:
         self._inner = await self._connect()
@@ -168,7 +166,6 @@ class ReconnectingLiteTransport:
         assert self._down_since is not None
         down_since, attempts = self._down_since, self._attempts
         self._down_since, self._attempts = None, 0
-        self.reconnects += 1
         held, self._held = self._held, []
         for message in held:
             await self.send(message)

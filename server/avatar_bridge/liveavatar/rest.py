@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from avatar_bridge.errors import (
+    BridgeError,
     UpstreamOutcomeUnknown,
     UpstreamProtocolError,
     UpstreamRejected,
@@ -98,9 +101,14 @@ class LiveAvatarClient:
     """
 
     def __init__(
-        self, config: RestConfig, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        config: RestConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        observer: RestObserver | None = None,
     ) -> None:
         self._config = config
+        self._observer = observer
         self._http = httpx.AsyncClient(
             base_url=config.base_url.rstrip("/"),
             timeout=config.timeout_s,
@@ -234,14 +242,17 @@ class LiveAvatarClient:
         last: str = ""
         for attempt in range(1, self._config.attempts + 1):
             try:
-                return await self._attempt(
-                    method,
-                    path,
-                    auth=auth,
-                    json=json,
-                    params=params,
-                    idempotent=idempotent,
-                    read_timeout_s=read_timeout_s,
+                return await self._observed(
+                    what,
+                    self._attempt(
+                        method,
+                        path,
+                        auth=auth,
+                        json=json,
+                        params=params,
+                        idempotent=idempotent,
+                        read_timeout_s=read_timeout_s,
+                    ),
                 )
             except _Retryable as exc:
                 last = str(exc)
@@ -259,6 +270,20 @@ class LiveAvatarClient:
         raise UpstreamUnavailable(
             f"LiveAvatar {what} failed after {self._config.attempts} attempts: {last}"
         )
+
+    async def _observed(self, what: str, attempt: Awaitable[Any]) -> Any:
+        """Await one attempt and report its latency and outcome (metrics) when observed."""
+        if self._observer is None:
+            return await attempt
+        began = time.monotonic()
+        kind = "ok"
+        try:
+            return await attempt
+        except BaseException as exc:
+            kind = _outcome_kind(exc)
+            raise
+        finally:
+            self._observer(what, time.monotonic() - began, kind)
 
     async def _attempt(
         self,
@@ -320,6 +345,20 @@ class LiveAvatarClient:
                 upstream_message=upstream_message,
             )
         return envelope.get("data")
+
+
+RestObserver = Callable[[str, float, str], None]
+"""Called after each attempt with (endpoint, seconds, outcome: "ok" or an error kind)."""
+
+
+def _outcome_kind(exc: BaseException) -> str:
+    if isinstance(exc, _Retryable):
+        return "unavailable"
+    if isinstance(exc, BridgeError):
+        return exc.reason.lower()
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    return "internal"
 
 
 def _endpoint_tail(path: str) -> str:

@@ -55,13 +55,16 @@ class QuotaPolicy:
         if quota.max_conversations and active >= quota.max_conversations:
             raise LimitExceeded(
                 f"principal {name!r} already drives {active} conversations, its limit of "
-                f"{quota.max_conversations}: retry when one of them ends"
+                f"{quota.max_conversations}: retry when one of them ends",
+                subject=f"principal:{name}:conversations",
             )
         if quota.starts_per_minute and len(starts) >= quota.starts_per_minute:
             retry_s = max(1, math.ceil(starts[0] + WINDOW_S - now))
             raise LimitExceeded(
                 f"principal {name!r} started {len(starts)} conversations in the last minute, "
-                f"its limit of {quota.starts_per_minute} per minute: retry in {retry_s} s"
+                f"its limit of {quota.starts_per_minute} per minute: retry in {retry_s} s",
+                subject=f"principal:{name}:starts_per_minute",
+                retry_after_s=retry_s,
             )
         starts.append(now)
         self._active[name] = active + 1
