@@ -8,8 +8,10 @@ grpcurl next to this interpreter; shell variables the recipe reads are passed in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,9 +37,10 @@ def recipes() -> dict[str, str]:
 
 
 async def run(
-    name: str, target: str, variables: dict[str, str] | None = None
+    name: str, target: str, variables: dict[str, str] | None = None, within_s: float = WAIT_S * 2
 ) -> tuple[int, str, str]:
-    """Run recipe `name` against `target`; (exit code, stdout, stderr)."""
+    """Run recipe `name` against `target`; (exit code, stdout, stderr). Past `within_s` the
+    whole process group is killed (grpcurl may be a child of the shell, holding the pipes)."""
     command = recipes()[name]
     assert DOCUMENTED_TARGET in command, command
     command = command.replace(".venv/bin/grpcurl", "grpcurl").replace(DOCUMENTED_TARGET, target)
@@ -53,11 +56,13 @@ async def run(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 2)
+        out, err = await asyncio.wait_for(proc.communicate(), within_s)
     except TimeoutError:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
         raise
     assert proc.returncode is not None
