@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -37,13 +38,21 @@ def recipes() -> dict[str, str]:
 
 
 async def run(
-    name: str, target: str, variables: dict[str, str] | None = None, within_s: float = WAIT_S * 2
+    name: str,
+    target: str,
+    variables: dict[str, str] | None = None,
+    within_s: float = WAIT_S * 2,
+    files: dict[str, Path] | None = None,
 ) -> tuple[int, str, str]:
     """Run recipe `name` against `target`; (exit code, stdout, stderr). Past `within_s` the
-    whole process group is killed (grpcurl may be a child of the shell, holding the pipes)."""
+    whole process group is killed (grpcurl may be a child of the shell, holding the pipes).
+    `files` maps a file name the recipe shows (ca.pem) to the test's own file."""
     command = recipes()[name]
     assert DOCUMENTED_TARGET in command, command
     command = command.replace(".venv/bin/grpcurl", "grpcurl").replace(DOCUMENTED_TARGET, target)
+    for shown, path in (files or {}).items():
+        assert f" {shown} " in command, (shown, command)
+        command = command.replace(f" {shown} ", f" {shlex.quote(str(path))} ")
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
