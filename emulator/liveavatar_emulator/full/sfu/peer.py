@@ -214,8 +214,17 @@ class RtcParticipant(Participant):
             return
         self._closed.set()
         self.room.remove(self)
-        for task in list(self._tasks):
+        me = asyncio.current_task()  # A kick runs as a background task: never wait on itself.
+        background = [t for t in (*self._tasks, *self._background) if t is not me]
+        for task in background:
             task.cancel()
+        # An offer or answer still in progress would gather ICE (open UDP sockets) after the
+        # peer connection closed, and nothing would close those: let them unwind first.
+        if background:
+            await asyncio.wait(background, timeout=5.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0), self._offer_lock:
+                pass
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pc.close(), 5.0)
         if self.sub_pc is not None:
