@@ -35,6 +35,8 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels \
        "$(ls /wheels/avatar_bridge-*.whl)[emulator]"
+# This image exists to run keyless on the embedded emulator: ask for it explicitly.
+ENV AVATAR_BRIDGE_EMULATOR=1
 USER 10001:10001
 
 # The production image (last, so the default target): the bridge without the emulator.

@@ -7,7 +7,7 @@ NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long
+.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long web fuzz
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
@@ -31,6 +31,16 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 # Node client: tsc, the generated-types drift check, and a LITE conversation on the real bridge.
 test-node: $(STAMP) $(NODE_STAMP)
 	cd $(NODE_DIR) && npm test
+
+# The emulator's viewer page: livekit-client from npm, bundled by esbuild (never a CDN); the
+# same npm package holds playwright-core for the browser tests.
+WEB := emulator/web
+VIEWER_JS := emulator/liveavatar_emulator/viewer_static/viewer.js
+
+web: $(VIEWER_JS)
+
+$(VIEWER_JS): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/src/viewer.js $(WEB)/src/sdk_check.js
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 # Python stubs, Go stubs (buf.gen.yaml: Debian's protoc-gen-go/-go-grpc) and the Node types.
 protos: $(STAMP) $(NODE_STAMP)
@@ -73,19 +83,19 @@ test-unit: $(STAMP)
 	$(BIN)/pytest -m "not full" $(PYTEST_ARGS)
 
 # FULL-mode tests need WebRTC, which ignores loopback: they run in a private network namespace.
-test-full: $(STAMP)
+test-full: $(STAMP) web
 	bash tests/netns/run.sh $(BIN)/pytest -m full $(PYTEST_ARGS)
 
 test: buf check-protos lint typecheck deploy-check test-unit test-full test-node
 
-run: $(STAMP)
+run: $(STAMP) web
 	$(BIN)/avatar-bridge serve $(if $(LIVEAVATAR_API_KEY),,--emulator)
 
 # FULL mode needs a non-loopback interface: bridge + grpcurl in a private network namespace.
 full-demo: $(STAMP)
 	bash examples/full-demo.sh
 
-emulator: $(STAMP)
+emulator: $(STAMP) web
 	$(BIN)/liveavatar-emulator
 
 BENCH_STAMP := $(VENV)/.bench-stamp
@@ -106,6 +116,12 @@ bench-long: $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# A longer property-based fuzz of Converse (tests/admission/test_fuzz.py): 40 sequences per
+# example; FUZZ_EXAMPLES=500 is 20,000 sequences. `make test` runs 50 examples (2,000).
+FUZZ_EXAMPLES ?= 500
+fuzz: $(STAMP)
+	AVATAR_BRIDGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/admission/test_fuzz.py -s -p no:cacheprovider -o timeout=0
 
 # Mutation testing (tests/mutation/run.sh): one module at a time, fast tests only, nice -n 10.
 # MUTATION_MODULES="avatar_bridge/errors.py ..." picks modules; results in build/mutation/.

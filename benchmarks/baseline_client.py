@@ -2,8 +2,9 @@
 
 N sessions, each one WebSocket to the sink, pacing the same real-time chunks and sending them
 with the anchors' chunking (LiveKit's LiveAvatar plugin: 600 ms first packet, then 1 s packets,
-base64 in JSON via json.dumps). Prints one JSON line: process CPU seconds over the streaming
-window and the audio seconds sent. Run by benchmarks.run, pinned to the bridge's core.
+base64 in JSON via json.dumps), or with `--first-ms/--packet-ms` the bridge's own packets.
+Prints one JSON line: process CPU seconds over the streaming window and the audio seconds sent.
+Run by benchmarks.run, pinned to the bridge's core.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _session(url: str, audio: bytes, stream_at: float, chunk_ms: int) -> None:
+async def _session(
+    url: str, audio: bytes, stream_at: float, chunk_ms: int, first_ms: int, packet_ms: int
+) -> None:
     async with connect(url, compression=None, ping_interval=None, max_size=2**22) as ws:
         await ws.recv()  # session.state_updated connected
         event_id = uuid.uuid4().hex
@@ -41,7 +44,7 @@ async def _session(url: str, audio: bytes, stream_at: float, chunk_ms: int) -> N
             if delay > 0:
                 await asyncio.sleep(delay)
             buffered += audio[offset : offset + step]
-            threshold = (FIRST_MS if sent == 0 else PACKET_MS) * BYTES_PER_MS
+            threshold = (first_ms if sent == 0 else packet_ms) * BYTES_PER_MS
             if len(buffered) >= threshold:
                 packet = {
                     "type": "agent.speak",
@@ -60,12 +63,26 @@ async def _session(url: str, audio: bytes, stream_at: float, chunk_ms: int) -> N
         await ws.recv()  # agent.speak_ended
 
 
-async def main(port: int, sessions: int, chunk_ms: int, seconds: float, tag: str) -> None:
+async def main(args: argparse.Namespace) -> None:
+    port, sessions, chunk_ms, seconds, tag = (
+        args.port,
+        args.sessions,
+        args.chunk_ms,
+        args.seconds,
+        args.tag,
+    )
     audio = random.randbytes(int(seconds * 1000) * BYTES_PER_MS)
     stream_at = time.perf_counter() + 1.0 + sessions / 400
     tasks = [
         asyncio.create_task(
-            _session(f"ws://127.0.0.1:{port}/{tag}-{i}", audio, stream_at, chunk_ms)
+            _session(
+                f"ws://127.0.0.1:{port}/{tag}-{i}",
+                audio,
+                stream_at,
+                chunk_ms,
+                args.first_ms,
+                args.packet_ms,
+            )
         )
         for i in range(sessions)
     ]
@@ -83,5 +100,6 @@ if __name__ == "__main__":
     parser.add_argument("--chunk-ms", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--tag", default="base")
-    args = parser.parse_args()
-    asyncio.run(main(args.port, args.sessions, args.chunk_ms, args.seconds, args.tag))
+    parser.add_argument("--first-ms", type=int, default=FIRST_MS)
+    parser.add_argument("--packet-ms", type=int, default=PACKET_MS)
+    asyncio.run(main(parser.parse_args()))

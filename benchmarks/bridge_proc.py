@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 
-from avatar_bridge.config import Limits, ServerConfig
+from avatar_bridge.config import Limits, SecurityConfig, ServerConfig
 from avatar_bridge.lag import LagMonitor
 from avatar_bridge.server import BridgeServer
 
@@ -24,6 +24,8 @@ async def main(max_sessions: int) -> None:
         api_url="http://127.0.0.1:9",
         api_key="bench-unused-key",
         limits=Limits(max_sessions=max_sessions),
+        # Sessions attach to the benchmark's sink on loopback, outside the default allowlist.
+        security=SecurityConfig(attach_allow=("127.0.0.1",)),
     )
     server = BridgeServer(config)
     port = await server.start()

@@ -33,7 +33,8 @@ AVATAR = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
 BYTES_PER_MS = 48  # 24 kHz mono PCM16
 CHUNK_MS = 20
 SECONDS = 3.0
-SPEEDS = (1, 2, 10)
+SOURCES: tuple[tuple[float, float], ...] = ((1, 0.0), (1, 0.08), (1.5, 0.0), (2, 0.0), (10, 0.0))
+"""(speed x real time, jitter s): each chunk late by up to `jitter` at random (a phone gateway)."""
 
 
 def _chunks() -> list[bytes]:
@@ -42,15 +43,17 @@ def _chunks() -> list[bytes]:
     return [audio[i : i + step] for i in range(0, len(audio), step)]
 
 
-async def _paced(chunks: list[bytes], speed: int, t0: float) -> Any:
+async def _paced(chunks: list[bytes], speed: float, t0: float, jitter: float) -> Any:
+    rng = random.Random(11)
     for index, chunk in enumerate(chunks):
-        delay = t0 + index * CHUNK_MS / 1000 / speed - time.perf_counter()
+        due = t0 + index * CHUNK_MS / 1000 / speed + rng.uniform(0, jitter)
+        delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         yield chunk
 
 
-async def direct_run(rest: LiveAvatarClient, speed: int) -> tuple[float, int]:
+async def direct_run(rest: LiveAvatarClient, speed: float, jitter: float) -> tuple[float, int]:
     token = await rest.create_token({"mode": "LITE", "avatar_id": AVATAR, "is_sandbox": True})
     started = await rest.start_session(token)
     try:
@@ -79,7 +82,7 @@ async def direct_run(rest: LiveAvatarClient, speed: int) -> tuple[float, int]:
 
             sent_all = asyncio.Event()
             listener = asyncio.create_task(listen())
-            async for chunk in _paced(_chunks(), speed, t0):
+            async for chunk in _paced(_chunks(), speed, t0, jitter):
                 buffered += chunk
                 if len(buffered) >= (600 if sent == 0 else 1000) * BYTES_PER_MS:
                     await _speak(ws, event_id, buffered)
@@ -100,7 +103,9 @@ async def _speak(ws: Any, event_id: str, pcm: bytearray) -> None:
     await ws.send(json.dumps({"type": "agent.speak", "event_id": event_id, "audio": audio}))
 
 
-async def bridge_run(stub: pb_grpc.AvatarBridgeServiceStub, speed: int) -> tuple[float, int]:
+async def bridge_run(
+    stub: pb_grpc.AvatarBridgeServiceStub, speed: float, jitter: float
+) -> tuple[float, int]:
     call = stub.Converse()
     await call.write(
         pb.ConverseRequest(
@@ -130,7 +135,7 @@ async def bridge_run(stub: pb_grpc.AvatarBridgeServiceStub, speed: int) -> tuple
     reading = asyncio.create_task(reader())
     await asyncio.wait_for(connected.wait(), 20)
     t0 = time.perf_counter()
-    async for chunk in _paced(_chunks(), speed, t0):
+    async for chunk in _paced(_chunks(), speed, t0, jitter):
         await call.write(pb.ConverseRequest(audio=pb.AudioChunk(data=chunk)))
     await call.write(pb.ConverseRequest(speak_end=pb.SpeakEnd()))
     await call.done_writing()
@@ -147,18 +152,19 @@ async def measure(repeats: int) -> list[dict[str, Any]]:
         rest = LiveAvatarClient(RestConfig(api_key=KEY, base_url=emu.base_url))
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = pb_grpc.AvatarBridgeServiceStub(channel)
-            for speed in SPEEDS:
+            for speed, jitter in SOURCES:
                 for sender in ("direct, anchors' packets", "bridge, defaults"):
                     runs = []
                     for _ in range(repeats):
                         if sender.startswith("bridge"):
-                            runs.append(await bridge_run(stub, speed))
+                            runs.append(await bridge_run(stub, speed, jitter))
                         else:
-                            runs.append(await direct_run(rest, speed))
+                            runs.append(await direct_run(rest, speed, jitter))
                     rows.append(
                         {
                             "sender": sender,
                             "speed": speed,
+                            "jitter_ms": round(jitter * 1000),
                             "first_speech_ms": statistics.median(r[0] for r in runs),
                             "starvations": sum(r[1] for r in runs),
                             "runs": repeats,

@@ -43,7 +43,12 @@ def markdown(report: dict[str, Any]) -> str:
             f"{cpu['sessions']} real-time sessions: bridge "
             f"**{cpu['bridge_ms_per_audio_s']:.2f} ms**,"
             f" direct WebSocket client with the anchors' packets "
-            f"**{cpu['baseline_ms_per_audio_s']:.2f} ms**: ratio **{cpu['ratio']:.2f}x**.",
+            f"**{cpu['baseline_ms_per_audio_s']:.2f} ms**: ratio **{cpu['ratio']:.2f}x**; "
+            "against a direct client sending each 100 ms chunk as its own packet (what the "
+            "bridge sends for a real-time client) "
+            f"**{cpu['baseline_100ms_packets_ms_per_audio_s']:.2f} ms**: ratio "
+            f"**{cpu['ratio_100ms_packets']:.2f}x**. Load average "
+            f"{', '.join(f'{x:.2f}' for x in cpu['load_average'])}.",
             "",
         ]
     lines += ["## Capacity steps (one fresh bridge per row)", ""]
@@ -66,12 +71,14 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "## Time to first speech (emulator, 3 s utterances, 20 ms chunks)",
             "",
-            "| sender | source speed | first speech ms (median) | starvations (total) | runs |",
-            "|---|---|---|---|---|",
+            "| sender | source speed | jitter ms | first speech ms (median) | starvations (total) "
+            "| runs |",
+            "|---|---|---|---|---|---|",
         ]
         for row in speech:
             lines.append(
-                f"| {row['sender']} | {row['speed']}x | {row['first_speech_ms']:.0f} | "
+                f"| {row['sender']} | {row['speed']}x | {row.get('jitter_ms', 0)} | "
+                f"{row['first_speech_ms']:.0f} | "
                 f"{row['starvations']} | {row['runs']} |"
             )
         lines.append("")

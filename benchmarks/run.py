@@ -210,8 +210,11 @@ async def _py_spy(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Pro
     )
 
 
-async def run_baseline(sink: Sink, sessions: int, chunk_ms: int, seconds: float) -> float:
-    """CPU ms per audio-second of the direct WebSocket client, pinned to the bridge's core."""
+async def run_baseline(
+    sink: Sink, sessions: int, chunk_ms: int, seconds: float, packets: tuple[int, int] = (600, 1000)
+) -> float:
+    """CPU ms per audio-second of the direct WebSocket client, pinned to the bridge's core;
+    `packets`: its first and later packet sizes in ms (the anchors' by default)."""
     proc = await asyncio.create_subprocess_exec(
         "taskset",
         "-c",
@@ -275,11 +278,14 @@ async def main(args: argparse.Namespace) -> None:
         cpu_step = await run_step(sink, args.cpu_sessions, 100, args.seconds, False)
         report["steps"].append(asdict(cpu_step))
         baseline = await run_baseline(sink, args.cpu_sessions, 100, args.seconds)
+        same_packets = await run_baseline(sink, args.cpu_sessions, 100, args.seconds, (100, 100))
         report["cpu"] = {
             "sessions": args.cpu_sessions,
             "bridge_ms_per_audio_s": cpu_step.cpu_ms_per_audio_s,
             "baseline_ms_per_audio_s": baseline,
             "ratio": cpu_step.cpu_ms_per_audio_s / baseline,
+            "baseline_100ms_packets_ms_per_audio_s": same_packets,
+            "ratio_100ms_packets": cpu_step.cpu_ms_per_audio_s / same_packets,
             "load_average": os.getloadavg(),
         }
         print(json.dumps(report["cpu"]), flush=True)
@@ -331,5 +337,5 @@ if __name__ == "__main__":
         help="SESSIONS,CHUNK_MS: one step under py-spy (collapsed stacks in results/), then exit",
     )
     parser.add_argument("--no-first-speech", dest="first_speech", action="store_false")
-    parser.add_argument("--first-speech-repeats", type=int, default=2)
+    parser.add_argument("--first-speech-repeats", type=int, default=1)
     asyncio.run(main(parser.parse_args()))

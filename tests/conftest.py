@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import pytest
 
-from avatar_bridge.config import ServerConfig, SessionDefaults
+from avatar_bridge.config import SecurityConfig, ServerConfig, SessionDefaults
 from avatar_bridge.server import BridgeServer
 from avatar_bridge.service import LegFactory
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
@@ -84,15 +84,21 @@ def bridge_settings() -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def running_bridge(
-    api_url: str, bridge_settings: dict[str, Any], *, full_leg: LegFactory | None = None
+    api_url: str,
+    bridge_settings: dict[str, Any],
+    *,
+    full_leg: LegFactory | None = None,
+    attach_allow: tuple[str, ...] = (),
 ) -> AsyncIterator[Bridge]:
-    """A bridge on a free loopback port pointed at `api_url`, and a stub for it."""
+    """A bridge on a free loopback port pointed at `api_url`, and a stub for it. `attach_allow`
+    adds attach targets beyond the API endpoint (the emulator's LiveKit server, for FULL)."""
     config = ServerConfig(
         listen="127.0.0.1:0",
         api_url=api_url,
         api_key=API_KEY,
         shutdown_grace_s=5.0,
         session=replace(SessionDefaults(), **bridge_settings),
+        security=SecurityConfig(attach_allow_extra=attach_allow),
     )
     server = BridgeServer(config, full_leg=full_leg)
     port = await server.start()

@@ -16,4 +16,5 @@ export GOCACHE="${GOCACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/avatar-bridge-go-buil
 program="$1"
 shift
 cd "$gopath/src/github.com/avatar-bridge/avatar-bridge/clients/go"
-exec go run "./$program" "$@"
+# Not exec: the EXIT trap must still remove the throwaway GOPATH.
+go run "./$program" "$@"

@@ -96,8 +96,9 @@ class EmulatorConfig:
     lite_byo_echo_livekit: bool = False
     """LITE + ``livekit_config``: also echo ``livekit_url``/``livekit_client_token`` in start."""
 
-    warn_dropped_before_connected: bool = True
-    """Send a ``warning`` event for each command dropped before ``connected``."""
+    warn_dropped_before_connected: bool = False
+    """Send a ``warning`` event for each command dropped before ``connected``. Off by default:
+    the documented behaviour is a silent drop (reference §3.2)."""
 
     warn_unknown_commands: bool = True
     """Send a ``warning`` event for unknown command types (never closes the socket)."""
@@ -107,6 +108,10 @@ class EmulatorConfig:
 
     ws_close_code: int = 1000
     """Close code used when the session ends (reason = the end reason string)."""
+
+    cors_origins: tuple[str, ...] = ("*",)
+    """Origins allowed to call the REST API from a browser (credentialed CORS, as HeyGen's web
+    SDK sends ``credentials: "include"``). ``*`` echoes any request origin."""
 
     initial_credits: float = 1_000_000.0
     """Credit balance. Start needs one minute of credit; running out ends with ``NO_CREDITS``."""

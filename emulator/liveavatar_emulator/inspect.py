@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from .auth import registry_of
 from .faults import FaultAction, FaultInjector
 from .sessions import Session, SessionRegistry
+from .socket_faults import socket_faults
+
+if TYPE_CHECKING:
+    from .full import LiveKitFullBackend
 
 router = APIRouter(prefix="/_emulator")
 
@@ -229,3 +233,113 @@ async def reset(request: Request, registry: Registry) -> dict[str, Any]:
     await registry.reset()
     _faults(request).reset()
     return {"reset": True}
+
+
+# -- per-session LITE socket faults (see socket_faults.py) -----------------------------------
+
+
+class StallRequest(BaseModel):
+    """Hold every event of the session's LITE socket for ``seconds`` (real seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(..., ge=0.0, le=600.0)
+
+
+class RefuseReconnectRequest(BaseModel):
+    """Refuse the next ``count`` reconnect handshakes (HTTP 403); 0 stops refusing."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(1, ge=0)
+
+
+@router.post("/sessions/{session_id}/ws_stall")
+async def ws_stall(
+    session_id: str, request: Request, registry: Registry, body: StallRequest
+) -> dict[str, Any]:
+    """Stall the session's LITE events: nothing is sent until the stall ends."""
+    _session(registry, session_id)
+    faults = socket_faults(request.app.state)
+    faults.stall(session_id, body.seconds)
+    return faults.snapshot(session_id)
+
+
+@router.post("/sessions/{session_id}/ws_refuse_reconnect")
+async def ws_refuse_reconnect(
+    session_id: str, request: Request, registry: Registry, body: RefuseReconnectRequest
+) -> dict[str, Any]:
+    """Refuse the session's next LITE reconnects, as an expired ws_url would."""
+    _session(registry, session_id)
+    faults = socket_faults(request.app.state)
+    faults.refuse(session_id, body.count)
+    return faults.snapshot(session_id)
+
+
+@router.get("/sessions/{session_id}/ws_faults")
+async def ws_faults(session_id: str, request: Request, registry: Registry) -> dict[str, Any]:
+    """The session's socket fault state and counters."""
+    _session(registry, session_id)
+    return socket_faults(request.app.state).snapshot(session_id)
+
+
+# -- per-session FULL room faults (see full/faults.py) ----------------------------------------
+
+
+class RoomDropRequest(BaseModel):
+    """Remove real participants from the session's room (LiveKit ``leave``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    identity: str | None = None
+    """Only this identity; default every non-emulated participant (the bridge, a frontend)."""
+    abrupt: bool = False
+    """Break the signalling connection instead (no ``leave``): the SDK tries to reconnect."""
+
+
+class LeaveRequest(BaseModel):
+    """LiveAvatar's ``agent`` or ``avatar`` (heygen) participant leaves the room."""
+
+    model_config = ConfigDict(extra="forbid")
+    who: Literal["agent", "avatar"] = "agent"
+    rejoin_after_s: float | None = Field(None, ge=0.0, le=600.0)
+    """Rejoin after this many real seconds; default never."""
+
+
+@router.post("/sessions/{session_id}/room_drop")
+async def room_drop(
+    session_id: str, registry: Registry, body: Annotated[RoomDropRequest | None, Body()] = None
+) -> dict[str, Any]:
+    """The room drops the bridge's participant (or the one named)."""
+    from .full import faults as full_faults
+
+    backend = _full_backend(registry)
+    body = body or RoomDropRequest()
+    try:
+        dropped = await full_faults.drop_clients(
+            backend, session_id, body.identity, abrupt=body.abrupt
+        )
+    except full_faults.NoRoom:
+        raise HTTPException(404, "No running FULL room for this session") from None
+    return {"dropped": dropped}
+
+
+@router.post("/sessions/{session_id}/room_leave")
+async def room_leave(session_id: str, registry: Registry, body: LeaveRequest) -> dict[str, Any]:
+    """LiveAvatar's agent or avatar participant leaves the room (and optionally rejoins)."""
+    from .full import faults as full_faults
+
+    backend = _full_backend(registry)
+    try:
+        identity = full_faults.participant_leaves(
+            backend, session_id, body.who, body.rejoin_after_s
+        )
+    except full_faults.NoRoom:
+        raise HTTPException(404, "No running FULL room for this session") from None
+    return {"left": identity, "rejoin_after_s": body.rejoin_after_s}
+
+
+def _full_backend(registry: SessionRegistry) -> LiveKitFullBackend:
+    from .full import LiveKitFullBackend
+
+    backend = registry.full_backend
+    if not isinstance(backend, LiveKitFullBackend):
+        raise HTTPException(409, "This emulator runs without the FULL (LiveKit) backend")
+    return backend

@@ -26,6 +26,7 @@ from .config import EmulatorConfig
 from .envelope import error_response
 from .playback import Playback
 from .sessions import CommandRecord, EventRecord, Session, SessionRegistry, SessionStatus
+from .socket_faults import socket_faults
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class LiteConnection:
         self._send_lock = asyncio.Lock()
         self._playback = Playback(session, config, self._send)
         self._observed = config.lite_event_profile in ("observed", "both")
+        self._faults = socket_faults(websocket.app.state)
 
     async def run(self) -> None:
         """Serve the socket until the peer goes away or we close it."""
@@ -108,6 +110,8 @@ class LiteConnection:
     # -- sending ------------------------------------------------------------------------------
 
     async def _send(self, event: dict[str, Any]) -> None:
+        if self._session.active:  # An injected stall delays events; never the closing ones.
+            await self._faults.wait_stall(self._session.id)
         if self._closed:
             return
         self._session.events.append(
@@ -267,7 +271,7 @@ class LiteConnection:
         self._session.counters["pcm_chunks"] += 1
         await self._ack("agent.audio_buffer_appended", event_id)
         if pcm:
-            await self._playback.speak(event_id, len(pcm))
+            await self._playback.speak(event_id, pcm)
 
 
 def _registry(websocket: WebSocket) -> SessionRegistry:
@@ -290,8 +294,12 @@ async def lite_socket(websocket: WebSocket, session_id: str) -> None:
     if session is None:
         await _refuse(websocket, 404, "Session not found")
         return
-    if session.ws_token is None or not secrets.compare_digest(
-        token.encode(), session.ws_token.encode()
+    if (
+        session.ws_token is None
+        or not secrets.compare_digest(token.encode(), session.ws_token.encode())
+        or socket_faults(websocket.app.state).refuses(
+            session.id, previous_connections=session.ws_connections
+        )
     ):
         await _refuse(websocket, 403, "Invalid session token")
         return

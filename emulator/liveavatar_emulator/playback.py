@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .config import EmulatorConfig
@@ -39,6 +39,8 @@ class _Utterance:
     rec: UtteranceRecord
     pending: int = 0
     """Bytes queued behind the currently playing utterance."""
+    pending_pcm: bytearray = field(default_factory=bytearray)
+    """Those bytes, for the avatar's audio track."""
 
 
 class Playback:
@@ -70,8 +72,9 @@ class Playback:
 
     # -- commands -----------------------------------------------------------------------------
 
-    async def speak(self, event_id: str | None, nbytes: int) -> None:
-        """Append ``nbytes`` of audio to the receiving utterance."""
+    async def speak(self, event_id: str | None, pcm: bytes) -> None:
+        """Append ``pcm`` to the receiving utterance."""
+        nbytes = len(pcm)
         tail = self._utts[-1] if self._utts and not self._utts[-1].rec.committed else None
         if tail is None:
             rec = UtteranceRecord(id=event_id or f"utt-{uuid.uuid4()}")
@@ -82,15 +85,17 @@ class Playback:
         tail.rec.chunks += 1
         if tail is not self._utts[0]:
             tail.pending += nbytes
+            tail.pending_pcm += pcm
         elif self._speaking:
             now = self._loop.time()
             deadline = self._deadline()
             if now > deadline:
                 # Arrived during the starvation grace: the gap was silence, not playback.
                 self._seg_start += now - deadline
+            self._to_sink(self._deadline(), pcm)
             self._seg_bytes += nbytes
         else:
-            await self._start_segment(tail, nbytes)
+            await self._start_segment(tail, pcm)
 
     async def speak_end(self) -> None:
         """Commit the receiving utterance: once played, the speak ends normally."""
@@ -136,7 +141,22 @@ class Playback:
         elapsed = self._loop.time() - self._seg_start
         return max(0, min(self._seg_bytes, int(elapsed / self._sec_per_byte)))
 
+    def _to_sink(self, start: float, pcm: bytes | bytearray) -> None:
+        """Tell the avatar's media what plays when (exactly this model's schedule)."""
+        sink = self._session.avatar_media
+        if sink is not None and pcm:
+            sink.schedule(start, bytes(pcm))
+
+    def _caption(self, text: str) -> None:
+        sink = self._session.avatar_media
+        if sink is not None:
+            sink.set_caption(text)
+
     def _discard(self, *, end: str) -> None:
+        sink = self._session.avatar_media
+        if sink is not None:
+            sink.cut(self._loop.time())
+            sink.set_caption("")
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
         self._task = None
@@ -152,11 +172,14 @@ class Playback:
         self._speaking = False
         self._seg_bytes = 0
 
-    async def _start_segment(self, utt: _Utterance, nbytes: int) -> None:
+    async def _start_segment(self, utt: _Utterance, pcm: bytes) -> None:
         self._speaking = True
         self._seg_start = self._loop.time()
-        self._seg_bytes = nbytes
+        self._seg_bytes = len(pcm)
+        self._to_sink(self._seg_start, pcm)
+        self._caption(f"utterance {utt.rec.id}")
         utt.pending = 0
+        utt.pending_pcm = bytearray()
         utt.rec.speaks += 1
         await self._emit_started(utt.rec.id)
         self._task = asyncio.create_task(self._run(), name=f"playback-{self._session.id}")
@@ -190,7 +213,10 @@ class Playback:
                 self._speaking = True
                 self._seg_start = self._loop.time()
                 self._seg_bytes = nxt.pending
+                self._to_sink(self._seg_start, nxt.pending_pcm)
+                self._caption(f"utterance {nxt.rec.id}")
                 nxt.pending = 0
+                nxt.pending_pcm = bytearray()
                 nxt.rec.speaks += 1
                 await self._emit_started(nxt.rec.id)
         except asyncio.CancelledError:
@@ -236,6 +262,7 @@ class Playback:
             await self._emit(self._speak_event("agent.speak_started", utterance_id))
 
     async def _emit_ended(self, utterance_id: str) -> None:
+        self._caption("")
         if self._documented:
             await self._emit(self._speak_event("agent.speak_ended", utterance_id))
         await self._set_state(self._rest_state())

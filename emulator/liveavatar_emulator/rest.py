@@ -14,7 +14,7 @@ from .config import SANDBOX_AVATAR_ID
 from .envelope import ApiError, ok
 from .lite_ws import ws_url
 from .models import KeepAliveRequest, StartRequest, StopRequest, TokenRequest
-from .sessions import Session, SessionRegistry, SessionStatus
+from .sessions import FullBackend, Session, SessionRegistry, SessionStatus
 from .tokens import (
     CLIENT_IDENTITY,
     agent_identity,
@@ -109,10 +109,21 @@ async def _start_payload(
         return data
 
     byo = session.token_request.get("livekit_config")
+    backend = registry.full_backend
     if isinstance(byo, dict):
         if cfg.lite_byo_echo_livekit:
             data["livekit_url"] = byo.get("livekit_url")
             data["livekit_client_token"] = byo.get("livekit_client_token")
+        await _join_callers_room(backend, session, byo)
+    elif backend is not None:
+        # The hosted room lives on the emulator's LiveKit server: its tokens, its URL.
+        session.add_end_listener(backend.session_ended)
+        session.avatar_media = await backend.lite_session_started(session)
+        data["livekit_url"] = backend.livekit_url
+        data["livekit_client_token"] = backend.mint(session.id, CLIENT_IDENTITY)
+        data["livekit_agent_token"] = backend.mint(
+            session.id, agent_identity(session.id), agent=True
+        )
     else:
         data["livekit_url"] = cfg.livekit_url
         data["livekit_client_token"] = _livekit_token(registry, session, CLIENT_IDENTITY, ttl)
@@ -123,6 +134,26 @@ async def _start_payload(
     assert session.ws_token is not None
     data["ws_url"] = ws_url(cfg.public_host, _port(request), session.id, session.ws_token)
     return data
+
+
+async def _join_callers_room(
+    backend: FullBackend | None, session: Session, byo: dict[str, Any]
+) -> None:
+    """Bring your own room: the avatar joins the caller's room with the caller's token,
+    in-process when the emulator's server hosts it, else as a client of that server."""
+    token = byo.get("livekit_client_token")
+    url = byo.get("livekit_url")
+    if backend is None or not isinstance(token, str) or not isinstance(url, str):
+        logger.warning("session %s: no LiveKit support; the avatar does not join", session.id)
+        return
+    session.add_end_listener(backend.session_ended)
+    grant = backend.verifies(token)
+    if grant is None:
+        # Another LiveKit server: the avatar joins it as a client.
+        session.avatar_media = await backend.lite_session_remote(session, url, token)
+        return
+    room, identity = grant
+    session.avatar_media = await backend.lite_session_started(session, room, identity)
 
 
 def _livekit_token(

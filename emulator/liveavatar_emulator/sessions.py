@@ -109,6 +109,19 @@ class PlaybackProbe(Protocol):
         ...
 
 
+class AvatarSink(Protocol):
+    """Where the playback model sends what the avatar plays (the avatar's media tracks)."""
+
+    def schedule(self, start: float, pcm: bytes) -> None:
+        """The avatar plays ``pcm`` (PCM16LE 24 kHz) from loop time ``start``."""
+
+    def cut(self, at: float) -> None:
+        """Nothing scheduled from loop time ``at`` on is played."""
+
+    def set_caption(self, text: str) -> None:
+        """The utterance shown on the avatar ('' when idle)."""
+
+
 EndListener = Callable[["Session", str], Awaitable[None]]
 
 
@@ -127,6 +140,28 @@ class FullBackend(Protocol):
 
     async def session_ended(self, session: Session, reason: str) -> None:
         """Send ``session.stopped`` and tear the room down."""
+        ...
+
+    async def lite_session_started(
+        self, session: Session, room_name: str | None = None, identity: str | None = None
+    ) -> AvatarSink:
+        """Put a LITE session's avatar into its hosted room (or the caller's room)."""
+        ...
+
+    async def lite_session_remote(self, session: Session, url: str, token: str) -> AvatarSink:
+        """Put a LITE session's avatar into the caller's room on another LiveKit server."""
+        ...
+
+    def verifies(self, token: str) -> tuple[str, str] | None:
+        """(room, identity) a LiveKit token grants on the backend's server, or None."""
+        ...
+
+    def mint(self, room: str, identity: str, *, agent: bool = False) -> str:
+        """A LiveKit token the backend's server accepts."""
+        ...
+
+    def avatar_room(self, session_id: str) -> tuple[str, str] | None:
+        """(room, avatar identity) where the session's avatar publishes, if it does."""
         ...
 
 
@@ -170,6 +205,8 @@ class Session:
         self.utterances: list[UtteranceRecord] = []
         self.ws_connections: int = 0
         self.playback: PlaybackProbe | None = None
+        self.avatar_media: AvatarSink | None = None
+        """The avatar's media in its LiveKit room (LITE with a LiveKit server), else None."""
 
         self._created_mono = Clock.monotonic()
         self._started_mono: float | None = None

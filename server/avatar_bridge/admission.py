@@ -179,6 +179,26 @@ def grpc_queue_options(max_sessions: int, max_pending_configs: int) -> list[tupl
     ]
 
 
+class UpstreamSessionCap:
+    """The session limit counts LiveAvatar sessions, not calls: a call that was cancelled while
+    its session was being created or stopped has given its slot back, but the session it left
+    still bills until the registry stops it. Refuse while that many are held."""
+
+    def __init__(self, held: Callable[[], int], limit: int) -> None:
+        self._held = held
+        self._limit = limit
+
+    def check_and_take(self, principal: Principal) -> Release:
+        # The admitting call's own slot is already taken: compare what others hold.
+        if self._held() >= self._limit:
+            raise LimitExceeded(
+                f"this bridge already drives {self._limit} conversations or holds their LiveAvatar "
+                "sessions (some still being created or stopped), its limit (--max-sessions): "
+                "retry later or on another instance"
+            )
+        return _nothing
+
+
 class ShedWhenOverloaded:
     """Load shedding as a policy: refuse new conversations while `signal` says overloaded."""
 

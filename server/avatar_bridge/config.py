@@ -52,6 +52,11 @@ class SessionDefaults:
     """After the client half-closes, longest wait for the avatar to finish speaking."""
     max_pending_ms: int = 10_000
     """Audio the bridge holds while the session is not ready before it stops reading the client."""
+    # Recovery and liveness (see lite/recovery.py and lite/core.py).
+    reconnect_attempts: int = 3
+    """Reconnects of a dropped LITE WebSocket while LiveAvatar says the session is alive."""
+    upstream_silence_s: float = 10.0
+    """No upstream event for this long past the estimated end of the avatar's audio: lost."""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,13 @@ T = TypeVar("T")
 SHUTTING_DOWN = "the bridge is shutting down: retry on another instance"
 
 
+class ShuttingDown(UpstreamUnavailable):
+    """Shutdown cut a call that was still being set up."""
+
+    def __init__(self) -> None:
+        super().__init__(SHUTTING_DOWN)
+
+
 class Stoppable(Protocol):
     """A live conversation, as the registry sees it."""
 
@@ -80,6 +87,8 @@ class SessionRegistry:
         self._timing = timing
         self._conversations: dict[str, Stoppable] = {}
         self._owned: dict[str, str] = {}
+        self._unnamed_openings = 0
+        """Openings whose token request is out: a session may exist that has no id here yet."""
         """session id → journal intent id."""
         self._stops: dict[str, asyncio.Task[bool]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -152,6 +161,12 @@ class SessionRegistry:
     def owned_sessions(self) -> set[str]:
         return set(self._owned)
 
+    @property
+    def upstream_sessions(self) -> int:
+        """LiveAvatar sessions this process may hold: owned (live or still being stopped) plus
+        those whose token request is out. What the session limit bounds."""
+        return len(self._owned) + self._unnamed_openings
+
     def attach(self, session_id: str, conversation: Stoppable) -> None:
         self._conversations[session_id] = conversation
         self._all_done.clear()
@@ -192,6 +207,9 @@ class SessionRegistry:
         closing = asyncio.ensure_future(self._closing_event.wait())
         try:
             await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()  # The caller was cancelled: so is the work it waited for.
+            raise
         finally:
             closing.cancel()
         if task.done():
@@ -199,14 +217,14 @@ class SessionRegistry:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-        raise UpstreamUnavailable(SHUTTING_DOWN)
+        raise ShuttingDown()
 
     # Ownership.
 
     async def create(self, token_body: dict[str, Any], log_extra: dict[str, Any]) -> StartedSession:
         """Token and start in a registry task; the caller only waits for it."""
         if self._closing is not None:
-            raise UpstreamUnavailable(SHUTTING_DOWN)
+            raise ShuttingDown()
         intent = uuid.uuid4().hex
         try:
             await asyncio.shield(self._journal.record_intent(intent))
@@ -236,8 +254,16 @@ class SessionRegistry:
     async def _open(
         self, intent: str, token_body: dict[str, Any], log_extra: dict[str, Any]
     ) -> StartedSession:
-        token = await self._token(intent, token_body, log_extra)
-        await self._own(intent, token.session_id)
+        self._unnamed_openings += 1
+        try:
+            token = await self._token(intent, token_body, log_extra)
+            await self._own(intent, token.session_id)
+        finally:
+            self._unnamed_openings -= 1
+        if self._closing is not None:
+            # Shutdown began while the token was out: stop it now rather than start it first.
+            self.stop_upstream(token.session_id, "USER_CLOSED")
+            raise ShuttingDown()
         try:
             started = await self._api.start_session(token)
         except BaseException:
@@ -349,7 +375,11 @@ class SessionRegistry:
         if left:
             log.error(
                 "upstream sessions could not be stopped before exit; the journal keeps them",
-                extra={"session_ids": sorted(left)},
+                extra={
+                    "session_ids": sorted(left),
+                    "stops_in_flight": sum(not t.done() for t in self._stops.values()),
+                    "openings_in_flight": sum(not t.done() for t in self._tasks),
+                },
             )
         for task in list(self._stops.values()) + list(self._tasks):
             task.cancel()

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from avatar_bridge import richerrors, tracing
-from avatar_bridge.admission import Admission, Release
+from avatar_bridge.admission import Admission, Release, UpstreamSessionCap
 from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.conversation import Conversation, Ending
@@ -34,10 +34,10 @@ from avatar_bridge.errors import (
 )
 from avatar_bridge.leg import Leg as Leg  # Re-exported: older imports name the service.
 from avatar_bridge.leg import LegFactory as LegFactory
-from avatar_bridge.lite.leg import connect_lite_leg
+from avatar_bridge.lite.leg import lite_leg_factory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, StartedSession
 from avatar_bridge.metrics import BridgeMetrics
-from avatar_bridge.registry import SessionRegistry
+from avatar_bridge.registry import SessionRegistry, ShuttingDown
 from avatar_bridge.security.allowlist import HostAllowlist
 from avatar_bridge.security.principal import OPERATE, Principal, current_principal
 from avatar_bridge.security.quotas import UNLIMITED, QuotaPolicy
@@ -83,7 +83,9 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         """session id → the principal whose conversation drives it (for StopSession's log)."""
         self._rest = rest
         self._registry = registry
-        self._legs: dict[pb.Mode.ValueType, LegFactory] = {pb.MODE_LITE: connect_lite_leg}
+        self._legs: dict[pb.Mode.ValueType, LegFactory] = {
+            pb.MODE_LITE: lite_leg_factory(rest.get_session, config.session)
+        }
         if full_leg is not None:
             self._legs[pb.MODE_FULL] = full_leg
         self._shutting_down = False
@@ -97,6 +99,9 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             max_sessions=limits.max_sessions, max_pending_configs=limits.max_pending_configs
         )
         """Add quota or load-shedding policies with `admission.add_policy`."""
+        self.admission.add_policy(
+            UpstreamSessionCap(lambda: registry.upstream_sessions, limits.max_sessions)
+        )
         self.admission.add_policy(_QuotaRule(quotas))
         self._operator_stops: set[str] = set()
         """Sessions a StopSession call is stopping while a conversation drives them."""
@@ -173,6 +178,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             first = await self._first_request(context)
         if isinstance(first, Undecodable):
             raise InvalidRequest(first.describe("the first request"))
+        longest = self._config.limits.max_request_id_chars
+        if len(first.request_id) > longest:
+            raise InvalidRequest(
+                f"request_id has {len(first.request_id)} characters: expected at most {longest}"
+            )
         kind = first.WhichOneof("request")
         if kind != "config":
             raise InvalidRequest(
@@ -232,9 +242,19 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
                 )
             )
-            leg = await self._registry.unless_closing(
-                self._connect_leg(plan, started, converter, extra)
-            )
+            try:
+                leg = await self._registry.unless_closing(
+                    self._connect_leg(plan, started, converter, extra)
+                )
+            except ShuttingDown as exc:
+                # The client already has session_started: end it the way live calls end.
+                ending = Ending(pb.STOP_REASON_SERVER_SHUTDOWN, exc.message)
+                await context.write(
+                    pb.ConverseResponse(
+                        session_stopped=pb.SessionStopped(reason=ending.reason, detail=exc.message)
+                    )
+                )
+                return
             if plan.attached and plan.stop_on_end:
                 # An attached session becomes ours to stop only once we reached it.
                 await self._registry.adopt(session_id)
@@ -283,11 +303,14 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
                 },
             )
             if owned and session_id in self._registry.owned_sessions():
-                # The registry owns the stop (retried until done); the call waits a bounded
-                # while, so a client that ends normally sees the session stopped.
+                # The registry owns the stop (retried until done). The call waits a bounded
+                # while, so a client that ends normally sees the session stopped, but not once
+                # shutdown begins: a stop that LiveAvatar stalls must not outlast the grace and
+                # turn the status after session_stopped into UNAVAILABLE (shutdown waits for the
+                # stop itself; the admission slot is held until it ends).
                 stop = self._registry.stop_upstream(session_id, _liveavatar_reason(ending))
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait([stop], timeout=STOP_WAIT_S)
+                with contextlib.suppress(asyncio.CancelledError, ShuttingDown):
+                    await self._registry.unless_closing(asyncio.wait([stop], timeout=STOP_WAIT_S))
 
     def _count_started(self, conversation_id: str, plan: Plan) -> None:
         mode = pb.Mode.Name(plan.mode).removeprefix("MODE_").lower()

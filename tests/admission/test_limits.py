@@ -156,3 +156,46 @@ async def test_idle_pre_config_streams_are_bounded_refused_and_released(
         await stream.drain()
         assert (await stream.status())[0] is grpc.StatusCode.OK
         assert not await lb.emu.wait_none_active()
+
+
+async def test_sessions_of_cancelled_calls_still_count_until_stopped(emulator: Emulator) -> None:
+    """A call cancelled while its token request is out gives its call back at once, but the
+    session it leaves behind bills until the registry stops it: the limit counts it until then."""
+    from reliability.helpers import arm  # tests/reliability/helpers.py
+
+    limit = 2
+    async with limited_bridge(emulator, max_sessions=limit) as lb:
+        before = len(await lb.emu.sessions())
+        await arm(lb.emu, action="delay", endpoint="token", delay_s=1.5, times=limit)
+        first = [Stream(lb.stub) for _ in range(limit)]
+        for stream in first:
+            await stream.send(lite_config())
+        registry = lb.server.registry
+        assert registry is not None
+        await _until(lambda: registry.upstream_sessions == limit)  # Both tokens are out.
+        for stream in first:
+            stream.call.cancel()
+        # The calls are gone, their sessions are not yet: a new call is refused.
+        late = Stream(lb.stub)
+        await late.send(lite_config())
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await late.started()
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "still being created or stopped" in (refused.value.details() or "")
+        # Once the abandoned sessions are created and stopped, the slots come back.
+        await _until(lambda: registry.upstream_sessions == 0)
+        again = Stream(lb.stub)
+        await again.send(lite_config())
+        await again.started()
+        again.call.cancel()
+        # The refused call never reached LiveAvatar.
+        assert len(await lb.emu.sessions()) - before == limit + 1
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll `condition` (the registry has no event for it), bounded by WAIT_S."""
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)

@@ -82,6 +82,21 @@ async def test_empty_stream_and_non_config_first_request_are_invalid_argument(
     assert "the first request carries audio" in audio_first.details
 
 
+@pytest.mark.parametrize("method", ["StopSession", "ListSessions"])
+async def test_undecodable_unary_request_is_invalid_argument(
+    lb: LimitedBridge, method: str
+) -> None:
+    call = lb.channel.unary_unary(
+        f"/avatarbridge.v1.AvatarBridgeService/{method}",
+        request_serializer=lambda data: data,
+        response_deserializer=lambda data: data,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await call(BAD_WIRE_TYPE, timeout=WAIT_S)
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert f"avatarbridge.v1.{method}Request" in (refused.value.details() or "")
+
+
 # Attach refused by the target.
 
 

@@ -168,15 +168,15 @@ def test_real_time_input_is_flushed_before_the_avatar_runs_dry() -> None:
 def test_interrupt_drops_pending_audio_and_reports_it() -> None:
     h = Harness(first_packet_ms=400)
     h.connect()
-    # 400 ms first, then 1000 ms (queue 0.4 s <= 0.3 + 1.0), then 600 ms waits for the
-    # queue to fall to 0.3 + 0.6 s.
-    h.audio(tone(2000), rid="u1")
+    h.audio(tone(700), rid="u1")  # 400 ms sent, 300 ms pending
+    h.advance(0.05)  # By the playback estimate, 50 ms of the 400 ms sent have played.
     h.request("i1", interrupt=pb.Interrupt())
     dropped = [e.audio_dropped for e in h.events if e.HasField("audio_dropped")]
     assert len(dropped) == 1
     assert dropped[0].utterance_id == "u1"
-    assert dropped[0].input_byte_count == 600 * OUTPUT_BYTES_PER_MS
-    assert dropped[0].duration_ms == 600
+    # 300 ms never sent plus 350 ms sent but not played.
+    assert dropped[0].input_byte_count == 650 * OUTPUT_BYTES_PER_MS
+    assert dropped[0].duration_ms == 650
     assert dropped[0].reason == pb.DROP_REASON_INTERRUPTED
     assert h.upstream[-1]["type"] == "agent.interrupt"
     # Nothing of u1 is sent after the interrupt, even at speak_end.
@@ -430,20 +430,23 @@ def test_every_byte_is_sent_once_in_order_in_bounded_packets(
     after=st.integers(min_value=0, max_value=3000),
 )
 def test_sent_plus_dropped_accounts_for_every_byte(before: int, after: int) -> None:
-    """Interrupt mid-stream: bytes sent upstream plus bytes reported dropped = bytes given."""
+    """Interrupt mid-stream with no time passing: everything given before it is dropped (sent
+    but not played, or never sent); after it, bytes sent plus bytes dropped = bytes given."""
     h = Harness(first_packet_ms=400)
     h.connect()
-    given_bytes = 0
     if before:
         h.audio(tone(before))
-        given_bytes += 2 * before * 24
     h.request(interrupt=pb.Interrupt())
+    sent_before = len(h.sent_audio())
+    at_interrupt = sum(
+        e.audio_dropped.input_byte_count for e in h.events if e.HasField("audio_dropped")
+    )
+    assert at_interrupt == 2 * before * 24
     if after:
         h.audio(tone(after))
-        given_bytes += 2 * after * 24
     h.take(h.core.close())
     dropped = sum(e.audio_dropped.input_byte_count for e in h.events if e.HasField("audio_dropped"))
-    assert len(h.sent_audio()) + dropped == given_bytes
+    assert len(h.sent_audio()) - sent_before + dropped - at_interrupt == 2 * after * 24
 
 
 def test_real_time_chunks_go_upstream_the_moment_they_arrive() -> None:
@@ -474,3 +477,44 @@ def test_a_fast_client_goes_upstream_no_faster_than_real_time_plus_the_lead() ->
         len(base64.b64decode(m["audio"])) <= 1000 * OUTPUT_BYTES_PER_MS
         for m in h.sent("agent.speak")
     )
+
+
+def test_a_fast_source_starts_before_the_first_packet_is_full() -> None:
+    """20 ms frames at 2x real time: speech starts with 120 ms in hand, not 400 ms."""
+    h = Harness(first_packet_ms=400)
+    h.connect()
+    for _ in range(6):  # 120 ms of audio over 50 ms
+        h.audio(tone(20))
+        h.advance(0.01)
+    assert len(h.sent_audio()) == 120 * OUTPUT_BYTES_PER_MS
+
+
+def test_a_real_time_source_keeps_the_full_first_packet() -> None:
+    h = Harness(first_packet_ms=400)
+    h.connect()
+    for _ in range(19):  # 380 ms in real time
+        h.audio(tone(20))
+        h.advance(0.02)
+    assert h.sent("agent.speak") == []
+    h.audio(tone(20))
+    assert len(h.sent_audio()) == 400 * OUTPUT_BYTES_PER_MS
+
+
+def test_audio_held_before_connected_is_dropped_per_utterance_on_interrupt() -> None:
+    """Each held utterance gets its own AudioDropped, named like an utterance that had played:
+    its first chunk's request_id, else utterance-N."""
+    h = Harness()
+    h.audio(tone(100), rid="first")
+    h.audio(tone(50))
+    h.request(speak_end=pb.SpeakEnd())
+    h.audio(tone(200))  # no request_id: a generated name
+    h.request("stop", interrupt=pb.Interrupt())
+    dropped = [e.audio_dropped for e in h.events if e.HasField("audio_dropped")]
+    # 24 kHz PCM16 input: 48 bytes per millisecond.
+    assert [(d.utterance_id, d.input_byte_count, d.duration_ms) for d in dropped] == [
+        ("first", 150 * 48, 150),
+        ("utterance-2", 200 * 48, 200),
+    ]
+    assert all(d.reason == pb.DROP_REASON_INTERRUPTED for d in dropped)
+    h.connect()
+    assert h.sent_audio() == b""  # Nothing of it goes upstream once connected.

@@ -158,8 +158,8 @@ async def test_utterances_queue_behind_each_other() -> None:
 # -- readiness, tolerance ------------------------------------------------------------------------
 
 
-async def test_commands_before_connected_are_dropped_with_warning() -> None:
-    config = fast(lite_connect_delay_s=0.5)
+async def test_commands_before_connected_are_dropped_with_warning_when_asked() -> None:
+    config = fast(lite_connect_delay_s=0.5, warn_dropped_before_connected=True)
     async with lite_session(config, wait_connected=False) as (_, http, sid, ws):
         await ws.send(speak(pcm(960), "early"))
         warning = await ws.next()
@@ -173,8 +173,8 @@ async def test_commands_before_connected_are_dropped_with_warning() -> None:
         assert detail["dropped_commands"] == 1
 
 
-async def test_dropped_before_connected_can_be_silent() -> None:
-    config = fast(lite_connect_delay_s=0.3, warn_dropped_before_connected=False)
+async def test_dropped_before_connected_is_silent_by_default() -> None:
+    config = fast(lite_connect_delay_s=0.3)
     async with lite_session(config, wait_connected=False) as (_, http, sid, ws):
         await ws.send({"type": "agent.start_listening", "event_id": "early"})
         first = await ws.next()

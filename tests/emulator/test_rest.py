@@ -252,6 +252,22 @@ class FakeBackend:
     async def session_ended(self, session: Any, reason: str) -> None:
         self.calls.append(("ended", session.id, reason))
 
+    async def lite_session_started(
+        self, session: Any, room_name: str | None = None, identity: str | None = None
+    ) -> Any:
+        self.calls.append(("lite_started", session.id, room_name))
+        return None
+
+    async def lite_session_remote(self, session: Any, url: str, token: str) -> Any:
+        self.calls.append(("lite_remote", session.id, url))
+        return None
+
+    def verifies(self, token: str) -> tuple[str, str] | None:
+        return ("byo-room", "byo-avatar") if token == "byo-ok" else None
+
+    def mint(self, room: str, identity: str, *, agent: bool = False) -> str:
+        return f"{room}:{identity}:{'agent' if agent else 'standard'}"
+
 
 async def test_start_full_with_backend() -> None:
     backend = FakeBackend()
@@ -273,12 +289,50 @@ async def test_start_full_with_backend() -> None:
             json={"session_id": sid, "reason": "USER_CLOSED"},
         )
         assert resp.status_code == 200
-    assert backend.calls == [
+    assert [c for c in backend.calls if c[1] == sid] == [
         ("tokens_for", sid, None),
         ("started", sid, None),
         ("ended", sid, "USER_CLOSED"),
     ]
-    assert all(call[1] != lite_sid for call in backend.calls)
+    # The LITE session's hosted room is on the backend's LiveKit server too.
+    # (ended UNKNOWN: the emulator's shutdown ended it.)
+    assert [c for c in backend.calls if c[1] == lite_sid] == [
+        ("lite_started", lite_sid, None),
+        ("ended", lite_sid, "UNKNOWN"),
+    ]
+
+
+async def test_lite_hosted_room_uses_the_backends_server_and_tokens() -> None:
+    backend = FakeBackend()
+    async with (
+        Emulator(fast(), full_backend=backend) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
+    ):
+        sid, token = await create(http)
+        data = await start(http, token)
+        assert data["livekit_url"] == "ws://fake-livekit:7880"
+        assert data["livekit_client_token"] == f"{sid}:client:standard"
+        assert data["livekit_agent_token"] == f"{sid}:agent-{sid.replace('-', '')[:8]}:agent"
+        assert data["ws_url"].startswith("ws://")
+        await http.post("/v1/sessions/stop", headers=bearer(token))
+    assert backend.calls == [("lite_started", sid, None), ("ended", sid, "USER_CLOSED")]
+
+
+@pytest.mark.parametrize(("byo_token", "joined"), [("byo-ok", True), ("elsewhere", False)])
+async def test_lite_byo_room_joined_in_server_or_as_a_remote_client(
+    byo_token: str, joined: bool
+) -> None:
+    backend = FakeBackend()
+    byo = {"livekit_url": "ws://x", "livekit_room": "byo-room", "livekit_client_token": byo_token}
+    async with (
+        Emulator(fast(), full_backend=backend) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
+    ):
+        sid, token = await create(http, lite_body(livekit_config=byo))
+        data = await start(http, token)
+        assert "livekit_client_token" not in data
+    first = ("lite_started", sid, "byo-room") if joined else ("lite_remote", sid, "ws://x")
+    assert backend.calls == [first, ("ended", sid, "UNKNOWN")]
 
 
 @pytest.mark.parametrize(("requested", "effective"), [(None, 1200), (600, 600), (5000, 1200)])
@@ -473,3 +527,53 @@ async def test_api_key_never_echoed(client: httpx.AsyncClient) -> None:
     sid, _ = await create(client)
     detail = await client.get(f"/_emulator/sessions/{sid}")
     assert API_KEY not in detail.text
+
+
+# -- CORS (HeyGen's web SDK calls the REST API from the page, with credentials) ----------------
+
+
+async def test_cors_preflight_allows_credentialed_start(client: httpx.AsyncClient) -> None:
+    resp = await client.options(
+        "/v1/sessions/start",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert resp.status_code == 200
+    assert resp.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert resp.headers["access-control-allow-credentials"] == "true"
+    allowed = resp.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed and "content-type" in allowed
+    assert "POST" in resp.headers["access-control-allow-methods"]
+
+
+async def test_cors_headers_on_the_actual_request(client: httpx.AsyncClient) -> None:
+    _sid, token = await create(client)
+    resp = await client.post(
+        "/v1/sessions/stop", headers={**bearer(token), "Origin": "http://app.example"}
+    )
+    assert resp.status_code == 200
+    assert resp.headers["access-control-allow-origin"] == "http://app.example"
+    assert resp.headers["access-control-allow-credentials"] == "true"
+
+
+async def test_cors_origins_are_configurable() -> None:
+    async with (
+        Emulator(fast(cors_origins=("http://good.example",))) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
+    ):
+        preflight = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        }
+        good = await http.options(
+            "/v1/sessions/start", headers={"Origin": "http://good.example", **preflight}
+        )
+        assert good.headers["access-control-allow-origin"] == "http://good.example"
+        bad = await http.options(
+            "/v1/sessions/start", headers={"Origin": "http://evil.example", **preflight}
+        )
+        assert bad.status_code == 400
+        assert "access-control-allow-origin" not in bad.headers

@@ -60,10 +60,7 @@ async def test_cli_serves_until_sigint() -> None:
         sys.executable,
         "-m",
         "liveavatar_emulator.cli",
-        "--port",
-        "0",
-        "--api-key",
-        "cli-key",
+        *("--port", "0", "--livekit-port", "0", "--api-key", "cli-key"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -71,14 +68,33 @@ async def test_cli_serves_until_sigint() -> None:
     try:
         assert proc.stdout is not None
         async with asyncio.timeout(30):
-            first = (await proc.stdout.readline()).decode()
-            second = (await proc.stdout.readline()).decode()
-        base_url = first.rsplit(" ", 1)[-1].strip()
+            lines = [(await proc.stdout.readline()).decode().strip() for _ in range(3)]
+        base_url = lines[0].rsplit(" ", 1)[-1]
+        livekit_url = lines[1].rsplit(" ", 1)[-1]
         assert base_url.startswith("http://127.0.0.1:")
-        assert second.strip() == "API key: cli-key"
+        assert lines[1].startswith("LiveKit server: ws://127.0.0.1:")
+        assert lines[2] == "API key: cli-key"
         async with httpx.AsyncClient(base_url=base_url, timeout=WAIT) as http:
             resp = await http.get("/v1/users/credits", headers={"X-API-KEY": "cli-key"})
             assert resp.status_code == 200
+            # A LITE session's room is on the built-in LiveKit server, which accepts its tokens.
+            made = await http.post(
+                "/v1/sessions/token",
+                headers={"X-API-KEY": "cli-key"},
+                json={"mode": "LITE", "avatar_id": "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"},
+            )
+            token = made.json()["data"]["session_token"]
+            started = await http.post(
+                "/v1/sessions/start", headers={"Authorization": f"Bearer {token}"}
+            )
+            data = started.json()["data"]
+            assert data["livekit_url"] == livekit_url
+            http_url = livekit_url.replace("ws://", "http://")
+            for key in ("livekit_client_token", "livekit_agent_token"):
+                check = await http.get(
+                    f"{http_url}/rtc/validate", params={"access_token": data[key]}
+                )
+                assert check.status_code == 200, check.text
         proc.send_signal(signal.SIGINT)
         async with asyncio.timeout(30):
             assert await proc.wait() == 0

@@ -18,6 +18,7 @@ from conftest import Bridge, emulator_config, running_bridge  # tests/conftest.p
 from server.helpers import WAIT_S, Inspector  # tests/server/helpers.py
 
 from avatar_bridge.full.leg import connect_full_leg
+from avatar_bridge.security.allowlist import host_entry
 from liveavatar_emulator import Emulator
 from liveavatar_emulator.full import FullModeConfig, LiveKitFullBackend
 
@@ -47,11 +48,15 @@ async def full_emulator(
 
 @pytest.fixture
 async def full_bridge(
-    full_emulator: Emulator, bridge_settings: dict[str, Any]
+    full_emulator: Emulator, backend: LiveKitFullBackend, bridge_settings: dict[str, Any]
 ) -> AsyncIterator[Bridge]:
     """tests/conftest.py's `bridge`, with the FULL leg installed."""
     async with running_bridge(
-        full_emulator.base_url, bridge_settings, full_leg=connect_full_leg
+        full_emulator.base_url,
+        bridge_settings,
+        full_leg=connect_full_leg,
+        # The LiveKit server's endpoint, as the embedded emulator adds it (FULL attach dials it).
+        attach_allow=(host_entry(backend.livekit_url),),
     ) as running:
         yield running
 

@@ -4,7 +4,8 @@ The build stage's RUN lines build the wheels; the production (`bridge`) stage's 
 installs them into a fresh venv. Image paths (/src, /wheels, /opt/venv) map to a temp dir, and
 pip may use its cache (the image build passes --no-cache-dir only to keep layers small). Then the
 installed bridge runs against the emulator: health SERVING through the image's HEALTHCHECK
-module, one real RPC, a clean exit on SIGTERM; and the emulator is absent from that venv.
+module, one real RPC, a clean exit on SIGTERM; and the emulator is absent from that venv. The
+`emulator` stage's install runs too, and that bridge serves keyless on its embedded emulator.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def test_hadolint_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def image_paths(command: str, tmp: Path) -> str:
-    for image_path, here in (("/wheels", tmp / "wheels"), ("/opt/venv", tmp / "venv")):
+def image_paths(command: str, tmp: Path, venv: str = "venv") -> str:
+    for image_path, here in (("/wheels", tmp / "wheels"), ("/opt/venv", tmp / venv)):
         command = command.replace(image_path, str(here))
     return command.replace("--no-cache-dir ", "")
 
@@ -86,9 +87,10 @@ def sh(command: str, cwd: Path, path_first: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def production_venv(
+def built_wheels(
     stages: dict[str, dockerfile.Stage], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
+    """The build stage, run: a temp dir holding base/ (the image's python) and wheels/."""
     tmp = tmp_path_factory.mktemp("image")
     # The image's own interpreter and pip: a bare venv stands in for python:3.11-slim.
     subprocess.run([sys.executable, "-m", "venv", str(tmp / "base")], check=True, timeout=120)
@@ -105,9 +107,18 @@ def production_venv(
                 shutil.copy2(origin, src / source)
     for run in stages["build"].args("RUN"):
         sh(image_paths(dockerfile.run_command(run), tmp), src, base_bin)
-    for run in stages["bridge"].args("RUN"):
-        sh(image_paths(dockerfile.run_command(run), tmp), tmp, base_bin)
-    return tmp / "venv"
+    return tmp
+
+
+def install_stage(stage: dockerfile.Stage, tmp: Path, venv: str) -> Path:
+    for run in stage.args("RUN"):
+        sh(image_paths(dockerfile.run_command(run), tmp, venv), tmp, tmp / "base" / "bin")
+    return tmp / venv
+
+
+@pytest.fixture(scope="module")
+def production_venv(stages: dict[str, dockerfile.Stage], built_wheels: Path) -> Path:
+    return install_stage(stages["bridge"], built_wheels, "venv")
 
 
 def test_production_venv_has_no_emulator(production_venv: Path) -> None:
@@ -140,6 +151,21 @@ async def read_port(stream: asyncio.StreamReader) -> int:
             return int(record["port"])
 
 
+def test_production_venv_without_a_key_says_so(production_venv: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEAVATAR_", "AVATAR_"))}
+    result = subprocess.run(
+        [str(production_venv / "bin" / "avatar-bridge"), "serve", "--listen", "127.0.0.1:0"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "LIVEAVATAR_API_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
 async def test_installed_bridge_serves_and_drains(
     production_venv: Path, emulator: Emulator
 ) -> None:
@@ -147,11 +173,30 @@ async def test_installed_bridge_serves_and_drains(
         **os.environ,
         "LIVEAVATAR_API_KEY": API_KEY,
         "LIVEAVATAR_API_URL": emulator.base_url,
-        "AVATAR_BRIDGE_LISTEN": "127.0.0.1:0",
-        "AVATAR_BRIDGE_LOG_FORMAT": "json",
     }
+    await serve_health_rpc_sigterm(production_venv, env)
+
+
+async def test_emulator_image_serves_keyless(
+    stages: dict[str, dockerfile.Stage], built_wheels: Path
+) -> None:
+    venv = install_stage(stages["emulator"], built_wheels, "venv-emulator")
+    image_env = dict(
+        pair.split("=", 1) for env in stages["emulator"].args("ENV") for pair in env.split()
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEAVATAR_", "AVATAR_"))}
+    env |= image_env | {
+        "AVATAR_BRIDGE_EMULATOR_PORT": "0",
+        "AVATAR_BRIDGE_EMULATOR_LIVEKIT_PORT": "0",
+    }
+    await serve_health_rpc_sigterm(venv, env)
+
+
+async def serve_health_rpc_sigterm(venv: Path, base_env: dict[str, str]) -> None:
+    """Start the installed bridge, check health and one RPC, SIGTERM, then health is gone."""
+    env = {**base_env, "AVATAR_BRIDGE_LISTEN": "127.0.0.1:0", "AVATAR_BRIDGE_LOG_FORMAT": "json"}
     proc = await asyncio.create_subprocess_exec(
-        str(production_venv / "bin" / "avatar-bridge"),
+        str(venv / "bin" / "avatar-bridge"),
         "serve",
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
@@ -162,7 +207,7 @@ async def test_installed_bridge_serves_and_drains(
         assert proc.stderr is not None
         port = await asyncio.wait_for(read_port(proc.stderr), WAIT_S)
         health = await asyncio.create_subprocess_exec(
-            str(production_venv / "bin" / "python"),
+            str(venv / "bin" / "python"),
             "-m",
             "avatar_bridge.healthcheck",
             env={**env, "AVATAR_BRIDGE_LISTEN": f"0.0.0.0:{port}"},
@@ -175,7 +220,7 @@ async def test_installed_bridge_serves_and_drains(
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), WAIT_S) == 0
         health = await asyncio.create_subprocess_exec(
-            str(production_venv / "bin" / "python"),
+            str(venv / "bin" / "python"),
             "-m",
             "avatar_bridge.healthcheck",
             env={**env, "AVATAR_BRIDGE_LISTEN": f"0.0.0.0:{port}"},

@@ -150,12 +150,8 @@ async def test_interrupted_held_audio_is_reported_dropped_in_input_bytes(env: En
 
 
 @NEVER_CONNECTS
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug found here: audio dropped while held before `connected` carries no "
-    "utterance_id (the .proto: 'The utterance the audio belonged to')",
-)
 async def test_dropped_held_audio_names_its_utterance(env: Env) -> None:
     stream, _, dropped = await interrupt_held_audio(env)
     stream.call.cancel()
+    # The .proto: "The utterance the audio belonged to" (its first chunk's request_id).
     assert dropped.audio_dropped.utterance_id == "held"

@@ -24,9 +24,13 @@ SESSION_ID = "6b1f3c9e-2d4a-4e8b-9c7d-0a1b2c3d4e5f"
 
 
 async def final_status(stream: Stream) -> tuple[grpc.StatusCode, str]:
-    with pytest.raises(grpc.aio.AioRpcError):
+    """Read to the end of a call that must fail; its status."""
+    try:
         await stream.drain()
-    return await stream.status()
+    except grpc.aio.AioRpcError:
+        return await stream.status()
+    code, details = await stream.status()
+    raise AssertionError(f"the call ended without an error: {code} {details!r} {stream.kinds()}")
 
 
 async def refused(stub: Any, *requests: pb.ConverseRequest) -> tuple[grpc.StatusCode, str, Stream]:
@@ -35,6 +39,10 @@ async def refused(stub: Any, *requests: pb.ConverseRequest) -> tuple[grpc.Status
     await stream.half_close()
     code, details = await final_status(stream)
     return code, details, stream
+
+
+def connected(event: pb.ConverseResponse) -> bool:
+    return event.session_state_changed.state == pb.SESSION_STATE_CONNECTED
 
 
 def full_config() -> pb.ConverseRequest:
@@ -55,12 +63,46 @@ async def test_conversation_limit_is_resource_exhausted(emulator: Emulator) -> N
             first = Stream(bridge.stub)
             await first.send(lite_config())
             await first.started()
+            await first.until("session_state_changed", connected)
             code, details, second = await refused(bridge.stub, lite_config())
             assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, details
             assert second.events == []
             assert len(await inspector.sessions()) == 1  # Nothing created for the second.
             await first.half_close()
             await first.drain()
+        assert await inspector.wait_none_active() == []
+    finally:
+        await inspector.aclose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug found here: a conversation counts toward the limit only once its upstream leg "
+    "is connected, so calls arriving while another is still creating its session all pass",
+)
+async def test_conversation_limit_counts_a_conversation_still_starting(emulator: Emulator) -> None:
+    inspector = Inspector(emulator.base_url)
+    try:
+        async with bridge_at(emulator.base_url, limits={"max_sessions": 1}) as bridge:
+            delayed = (await inspector.faults(delay_s=1.0, delay_next=1))["delayed"]
+            first = Stream(bridge.stub)
+            await first.send(lite_config())
+            await inspector.wait_delayed(delayed + 1)  # The first is creating its session.
+            second = Stream(bridge.stub)
+            await second.send(lite_config())
+            await second.half_close()
+            outcome = "refused"
+            try:
+                await second.drain()
+                outcome = "accepted"
+            except grpc.aio.AioRpcError:
+                pass
+            await first.started()
+            await first.half_close()
+            await first.drain()
+            assert outcome == "refused", await second.status()
+            code, _ = await second.status()
+            assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert await inspector.wait_none_active() == []
     finally:
         await inspector.aclose()

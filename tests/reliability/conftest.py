@@ -48,7 +48,7 @@ async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
         yield url
 
 
-REST_TIMEOUT_S = 1.0
+REST_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -59,19 +59,28 @@ class Env:
 
 
 @pytest.fixture
-async def env(emulator: Emulator, inspector: Inspector) -> AsyncIterator[Env]:
+def rest_timeout_s() -> float:
+    """The bridge's REST timeout (and how long a client waits for a token); short for the
+    fault tests, overridden by tests that only need a working LiveAvatar."""
+    return REST_TIMEOUT_S
+
+
+@pytest.fixture
+async def env(
+    emulator: Emulator, inspector: Inspector, rest_timeout_s: float
+) -> AsyncIterator[Env]:
     config = ServerConfig(listen="127.0.0.1:0", api_url=emulator.base_url, api_key=API_KEY)
     server = BridgeServer(
         config,
         rest_config=RestConfig(
             api_key=API_KEY,
             base_url=emulator.base_url,
-            timeout_s=REST_TIMEOUT_S,
+            timeout_s=rest_timeout_s,
             attempts=3,
             backoff_initial_s=0.02,
         ),
         timing=Timing(
-            token_wait_s=REST_TIMEOUT_S,
+            token_wait_s=rest_timeout_s,
             late_answer_s=WAIT_S,
             stop_backoff_initial_s=0.05,
             stop_backoff_max_s=0.2,

@@ -16,7 +16,7 @@ from server.helpers import WAIT_S, Inspector, Stream, lite_config
 from .conftest import Env
 from .helpers import arm, rules, wait_active
 
-LOST_ANSWER_DELAY_S = 3.0
+LOST_ANSWER_DELAY_S = 5.0
 
 
 async def refused(env: Env) -> tuple[grpc.StatusCode, str]:

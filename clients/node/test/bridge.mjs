@@ -12,7 +12,8 @@ export async function startBridge() {
     `${ROOT}.venv/bin/avatar-bridge`,
     ['serve', '--listen', '127.0.0.1:0', '--emulator-port', '0', '--emulator-livekit-port', '0'],
     {
-      env: { ...process.env, LIVEAVATAR_API_KEY: '', AVATAR_BRIDGE_LOG_FORMAT: 'json' },
+      // AVATAR_BRIDGE_EMULATOR=1: the embedded emulator is asked for explicitly, not implied.
+      env: { ...process.env, LIVEAVATAR_API_KEY: '', AVATAR_BRIDGE_EMULATOR: '1', AVATAR_BRIDGE_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );

@@ -50,6 +50,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..media import AvatarMedia
+from ..media.participant import MediaParticipant
+from ..media.voice import synthesize
 from .config import FullModeConfig
 from .session import FullSession
 from .sfu.participant import ReceivedData, VirtualParticipant
@@ -90,7 +93,10 @@ class SessionAgent:
         persona = request.get("avatar_persona") or {}
         self.context_id: str | None = persona.get("context_id") or None
         self.push_to_talk = request.get("interactivity_type") == "PUSH_TO_TALK"
-        self.avatar = VirtualParticipant(AVATAR_IDENTITY, on_data=self._on_avatar_data)
+        self.media = AvatarMedia(session.id)
+        self.avatar: VirtualParticipant = MediaParticipant(
+            AVATAR_IDENTITY, self.media, on_data=self._on_avatar_data
+        )
         self.agent = VirtualParticipant(agent_identity(session.id), on_data=self._on_agent_data)
         self.listening = False
         self.ptt_active = False
@@ -133,6 +139,7 @@ class SessionAgent:
                 await self._worker
         if self in self.room.observers:
             self.room.observers.remove(self)
+        self.media.close()
         self.send("session.stopped", None, end_reason=reason, stop_reason=reason)
         log.info("session %s: agent stopped (%s)", self.session_id, reason)
 
@@ -279,13 +286,21 @@ class SessionAgent:
                     self.send("avatar.transcription.chunk", utt.source_event_id, text=chunk)
                     await asyncio.sleep(self.config.chunk_interval_s * scale)
             self.send("avatar.transcription", utt.source_event_id, text=utt.text)
+            duration = self.config.speak_duration_s(utt.text)
+            voice = await synthesize(utt.text, duration, self.config.speaking_rate_wpm)
             self.send("avatar.speak_started", utt.source_event_id)
             started = self.speaking = True
-            await asyncio.sleep(self.config.speak_duration_s(utt.text))
+            # The voice plays exactly between speak_started and speak_ended.
+            self.media.schedule(asyncio.get_running_loop().time(), voice)
+            self.media.set_caption(utt.text)
+            await asyncio.sleep(duration)
             self.speaking = False
+            self.media.set_caption("")
             self.send("avatar.speak_ended", utt.source_event_id)
         except asyncio.CancelledError:
             self.speaking = False
+            self.media.cut(asyncio.get_running_loop().time())
+            self.media.set_caption("")
             if started and not self._stopped:
                 self.send("avatar.speak_ended", utt.source_event_id, interrupted=True)
             raise

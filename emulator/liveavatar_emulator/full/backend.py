@@ -15,10 +15,14 @@ from typing import Any
 from livekit import api
 from livekit.protocol import models
 
-from .agent import SessionAgent
+from ..media import AvatarMedia
+from ..media.participant import MediaParticipant
+from ..media.remote import RemotePublisher
+from .agent import AVATAR_IDENTITY, SessionAgent
 from .config import FullModeConfig
 from .session import FullSession
 from .sfu.inspect import audio_json, packets_json
+from .sfu.peer import RtcParticipant
 from .sfu.server import LiveKitServer
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,10 @@ class LiveKitFullBackend:
         self.config = config or FullModeConfig()
         self.server = LiveKitServer(self.config)
         self.agents: dict[str, SessionAgent] = {}
+        self.remote_avatars: dict[str, RemotePublisher] = {}
+        """LITE session id -> its avatar publishing in a room on another LiveKit server."""
+        self.lite_avatars: dict[str, tuple[str, MediaParticipant, bool]] = {}
+        """LITE session id -> (room name, the ``heygen`` participant, room owned by session)."""
         self.livekit_url: str = self.config.public_url
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -48,7 +56,10 @@ class LiveKitFullBackend:
         self.livekit_url = self.server.url
 
     async def stop(self) -> None:
-        """Stop all agents (without session events) and the server."""
+        """Stop all agents (without session events), remote avatars and the server."""
+        for remote in list(self.remote_avatars.values()):
+            await remote.close()
+        self.remote_avatars.clear()
         for agent in list(self.agents.values()):
             await agent.stop("SERVER_SHUTDOWN")
         self.agents.clear()
@@ -81,8 +92,79 @@ class LiveKitFullBackend:
         self.agents[session.id] = agent
         agent.start()
 
+    async def lite_session_started(
+        self, session: FullSession, room_name: str | None = None, identity: str | None = None
+    ) -> AvatarMedia:
+        """Put a LITE session's avatar (publishing audio and video) into a room.
+
+        ``room_name`` None: the session's own hosted room (named after the session id), the
+        avatar is ``heygen``. Otherwise the caller's room on this server (bring your own room),
+        as the identity of the caller's ``livekit_client_token``.
+        """
+        existing = self.lite_avatars.get(session.id)
+        if existing is not None:
+            return existing[1].media
+        name = room_name or session.id
+        room = self.server.create_room(name)
+        avatar = MediaParticipant(identity or AVATAR_IDENTITY, AvatarMedia(session.id))
+        room.add(avatar)
+        for other in room.others(avatar):
+            if isinstance(other, RtcParticipant):
+                other.media_changed()
+        self.lite_avatars[session.id] = (name, avatar, room_name is None)
+        log.info("session %s: LITE avatar joined room %s", session.id, name)
+        return avatar.media
+
+    async def lite_session_remote(self, session: FullSession, url: str, token: str) -> AvatarMedia:
+        """Bring your own room on another LiveKit server: the avatar joins it as a client."""
+        media = AvatarMedia(session.id)
+        publisher = RemotePublisher(media, url, token)
+        self.remote_avatars[session.id] = publisher
+        publisher.start()
+        return media
+
+    def verifies(self, token: str) -> tuple[str, str] | None:
+        """(room, identity) a LiveKit token grants on this server, or None if it rejects it."""
+        try:
+            claims = api.TokenVerifier(self.config.api_key, self.config.api_secret).verify(token)
+        except Exception:
+            return None
+        grants = claims.video
+        if grants is None or not grants.room_join or not grants.room or not claims.identity:
+            return None
+        return grants.room, claims.identity
+
+    def avatar_room(self, session_id: str) -> tuple[str, str] | None:
+        """(room, avatar identity) where the session's avatar publishes, if it does."""
+        lite = self.lite_avatars.get(session_id)
+        if lite is not None:
+            return lite[0], lite[1].identity
+        agent = self.agents.get(session_id)
+        if agent is not None:
+            return agent.room.name, agent.avatar.identity
+        return None
+
+    def mint(self, room: str, identity: str, *, agent: bool = False) -> str:
+        """A token this server accepts for ``identity`` in ``room``."""
+        return self._token(room, identity, kind="agent" if agent else "standard")
+
     async def session_ended(self, session: FullSession, reason: str) -> None:
         """Send ``session.stopped``, then remove everybody and close the room."""
+        remote = self.remote_avatars.pop(session.id, None)
+        if remote is not None:
+            await remote.close()
+            log.info("session %s: avatar left %s (%s)", session.id, remote.url, reason)
+            return
+        lite = self.lite_avatars.pop(session.id, None)
+        if lite is not None:
+            name, avatar, owned = lite
+            avatar.media.close()
+            if owned:
+                await self.server.close_room(name, models.DisconnectReason.ROOM_DELETED)
+            else:
+                await self.server.remove_participant(name, avatar.identity)
+            log.info("session %s: LITE avatar left room %s (%s)", session.id, name, reason)
+            return
         agent = self.agents.pop(session.id, None)
         if agent is not None:
             await agent.stop(reason)

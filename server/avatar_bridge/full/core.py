@@ -31,6 +31,9 @@ Decisions worth knowing:
 * Backpressure. Published audio plays in real time; `pending_audio_ms()` is the core's estimate of
   what the transport has not played yet, so the service stops reading a client that sends faster
   than real time once `max_pending_ms` is queued.
+* Liveness. The transport reports what happens to the room itself (LiveAvatar's participants
+  leaving or rejoining, the SDK reconnecting) as `bridge.warning` events, passed on as Warnings,
+  and ends the stream with UpstreamClosed when the room or a participant is lost for good.
 * Session end. `session.stopped` (reason in `end_reason`, or `stop_reason` as the web SDK reads
   it) yields SessionStateChanged(CLOSING); the transport then ends its stream with UpstreamClosed
   carrying that reason, and the service reports SessionStopped.
@@ -59,6 +62,9 @@ from avatar_bridge.session_config import SessionOptions
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 KEEP_ALIVE_EVENT = "session.keep_alive"
+BRIDGE_WARNING_EVENT = "bridge.warning"
+"""Synthetic event from the transport (a participant left or rejoined, the room is
+reconnecting): `code` and `message` become an in-stream Warning."""
 """Not a LiveAvatar data command: the transport answers it with the REST keep-alive."""
 START_GRACE_S = 5.0
 """After the client half-closed: how long an unanswered speak command is still waited for."""
@@ -562,7 +568,15 @@ def _source(event: dict[str, Any]) -> str:
 
 
 _Handler = Callable[[FullCore, dict[str, Any], float], list[Action]]
+
+
+def _on_bridge_warning(core: FullCore, event: dict[str, Any], now: float) -> list[Action]:
+    code = str(event.get("code") or "UPSTREAM_WARNING")
+    return [emit(warning=pb.Warning(code=code, message=str(event.get("message") or code)))]
+
+
 _UPSTREAM_HANDLERS: dict[str, _Handler] = {
+    BRIDGE_WARNING_EVENT: _on_bridge_warning,
     "avatar.speak_started": FullCore._on_speak_started,
     "avatar.speak_ended": FullCore._on_speak_ended,
     "user.speak_started": FullCore._on_user_speak,

@@ -29,6 +29,12 @@ from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 log = logging.getLogger(__name__)
 
+PARTICIPANT_GRACE_S = 3.0
+"""How long LiveAvatar's agent or avatar may be gone from the room before the conversation
+ends (a rejoin within it goes on)."""
+ROOM_RECONNECT_TIMEOUT_S = 20.0
+"""Longest SDK reconnect of the room before the conversation ends as the upstream lost."""
+
 
 async def connect_full_leg(
     plan: Plan,
@@ -53,6 +59,8 @@ async def connect_full_leg(
         keep_alive=keep_alive,
         connect_timeout_s=plan.options.ready_timeout_s,
         ready_timeout_s=plan.options.ready_timeout_s,
+        participant_grace_s=PARTICIPANT_GRACE_S,
+        reconnect_timeout_s=ROOM_RECONNECT_TIMEOUT_S,
         log_extra=log_extra,
     )
     await transport.connect()

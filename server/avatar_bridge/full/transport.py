@@ -22,6 +22,17 @@ Built on the real `livekit` SDK (`livekit.rtc`). What it does, and why:
   core's `pending_audio_ms()` stops the service reading audio beyond `max_pending_ms` first.
   `user.stop_push_to_talk` waits behind audio still queued, so the window's last words are
   heard before it closes.
+* Liveness. `heygen` or the agent leaving the room (`participant_disconnected`) is reported at
+  once as a Warning; if it has not rejoined within `participant_grace_s`, the stream ends with
+  UpstreamClosed (the service then asks LiveAvatar why, else ends as UPSTREAM_LOST). While the
+  SDK reconnects the room (`reconnecting` … `reconnected`) commands are held, in order, and sent
+  after; a reconnect that takes longer than `reconnect_timeout_s` ends the stream, as does the
+  SDK giving up (`disconnected`). Held commands are bounded (MAX_HELD_COMMANDS): beyond that
+  `send()` raises UpstreamUnavailable rather than drop one silently.
+* Cancellation. The SDK's join runs in its native core and cannot be aborted, so a join that is
+  cancelled or times out is left to finish and then leaves the room at once: nothing stays
+  connected. Those late leaves are tracked (`pending_late_leaves()`) so shutdown and tests can
+  wait for them.
 * `close()` always leaves the room and stops the publisher; tokens are never logged.
 """
 
@@ -36,6 +47,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livekit import rtc
+from livekit.rtc.room import EventTypes as RoomEvent
 
 from avatar_bridge.errors import UpstreamClosed, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
@@ -61,6 +73,22 @@ AUDIO_READY_TIMEOUT_S = 2.0
 """Longest wait for a new microphone track to start sending (see prepare_audio)."""
 AUDIO_READY_POLL_S = 0.02
 DISCONNECT_TIMEOUT_S = 5.0
+MAX_HELD_COMMANDS = 256
+"""Commands held while the room reconnects before send() fails instead."""
+SIGNAL_ATTEMPT_TIMEOUT_S = 5.0
+"""Per attempt of the SDK's signal connection: bounds how long an abandoned join can retry."""
+WARNING_EVENT = "bridge.warning"
+"""The core's BRIDGE_WARNING_EVENT (not imported: the transport does not depend on the core)."""
+
+_LATE_LEAVES: set[asyncio.Future[None]] = set()
+"""Joins their caller gave up on, then the leaves of those that joined: kept referenced
+until done, so nothing native is still connecting or connected behind the bridge's back."""
+
+
+def pending_late_leaves() -> int:
+    """Joins abandoned by their caller that have not finished (joining, then leaving) yet."""
+    return len(_LATE_LEAVES)
+
 
 KeepAlive = Callable[[], Awaitable[None]]
 
@@ -89,6 +117,8 @@ class LiveKitTransport:
         keep_alive: KeepAlive,
         connect_timeout_s: float = 20.0,
         ready_timeout_s: float = 20.0,
+        participant_grace_s: float = 3.0,
+        reconnect_timeout_s: float = 20.0,
         log_extra: dict[str, Any] | None = None,
     ) -> None:
         self._url = livekit_url
@@ -113,11 +143,27 @@ class LiveKitTransport:
         self._source: rtc.AudioSource | None = None
         self._track: rtc.LocalAudioTrack | None = None
         self._keep_alive_task: asyncio.Task[None] | None = None
-        self._late_leave: asyncio.Future[None] | None = None
         self._closed = False
-        self._room.on("data_received", self._on_data)
-        self._room.on("disconnected", self._on_disconnected)
-        self._room.on("participant_connected", lambda _p: self._presence.set())
+        self._grace_s = participant_grace_s
+        self._reconnect_timeout_s = reconnect_timeout_s
+        self._joined = False
+        self._joining: asyncio.Future[None] | None = None
+        self._join_abandoned = False
+        self._absent: dict[str, asyncio.TimerHandle] = {}
+        """LiveAvatar participants gone from the room, with the timer that ends the leg."""
+        self._held: list[dict[str, Any]] = []
+        self._reconnecting: asyncio.TimerHandle | None = None
+        self._resuming: asyncio.Task[None] | None = None
+        self._handlers: dict[RoomEvent, Callable[..., None]] = {
+            "data_received": self._on_data,
+            "disconnected": self._on_disconnected,
+            "participant_connected": self._on_participant_connected,
+            "participant_disconnected": self._on_participant_disconnected,
+            "reconnecting": self._on_reconnecting,
+            "reconnected": self._on_reconnected,
+        }
+        for event, handler in self._handlers.items():
+            self._room.on(event, handler)
 
     @property
     def identity(self) -> str:
@@ -134,27 +180,57 @@ class LiveKitTransport:
         except BaseException:
             await self.close()
             raise
+        self._joined = True
         log.info("joined the LiveKit room", extra={**self._extra, "identity": self.identity})
 
     async def _join(self) -> None:
         # The bridge never plays the avatar's media: not subscribing saves its bandwidth.
-        options = rtc.RoomOptions(auto_subscribe=False)
+        options = rtc.RoomOptions(
+            auto_subscribe=False,
+            connect_timeout=min(SIGNAL_ATTEMPT_TIMEOUT_S, self._connect_timeout_s),
+        )
         joining = asyncio.ensure_future(self._room.connect(self._url, self._token, options))
+        self._joining = joining
         try:
             # Shielded: cancelling the SDK's connect mid-way would orphan a half-joined room.
             await asyncio.wait_for(asyncio.shield(joining), self._connect_timeout_s)
         except TimeoutError:
-            joining.add_done_callback(self._leave_late_join)
+            self._abandon_join(joining)
             raise UpstreamUnavailable(
                 f"could not join the session's LiveKit room within {self._connect_timeout_s:g} s"
             ) from None
+        except asyncio.CancelledError:
+            self._abandon_join(joining)
+            raise
         except rtc.ConnectError as exc:
             raise UpstreamUnavailable(f"could not join the session's LiveKit room: {exc}") from exc
 
+    def _abandon_join(self, joining: asyncio.Future[None]) -> None:
+        """Nobody waits for this join any more: when it finishes, leave the room at once."""
+        if self._join_abandoned:
+            return
+        self._join_abandoned = True
+        if not joining.done():
+            _LATE_LEAVES.add(joining)
+            joining.add_done_callback(self._leave_late_join)
+        else:
+            self._leave_late_join(joining)
+
     def _leave_late_join(self, joining: asyncio.Future[None]) -> None:
-        """A join that finished after we gave up: leave at once."""
-        if not joining.cancelled() and joining.exception() is None:
-            self._late_leave = asyncio.ensure_future(self._room.disconnect())
+        _LATE_LEAVES.discard(joining)
+        if joining.cancelled() or joining.exception() is not None:
+            return  # Nothing joined, nothing to leave.
+        task = asyncio.ensure_future(self._leave_quietly())
+        _LATE_LEAVES.add(task)
+        task.add_done_callback(_LATE_LEAVES.discard)
+
+    async def _leave_quietly(self) -> None:
+        try:
+            await asyncio.wait_for(self._room.disconnect(), DISCONNECT_TIMEOUT_S)
+        except Exception as exc:
+            log.warning(
+                "leaving a late-joined room failed", extra={**self._extra, "error": str(exc)}
+            )
 
     async def _wait_for_participants(self) -> None:
         required = (AVATAR_IDENTITY, agent_identity(self._session_id))
@@ -182,6 +258,9 @@ class LiveKitTransport:
             return
         if self._stopped is not None:
             raise self._stopped
+        if self._reconnecting is not None or self._resuming is not None:
+            self._hold(message)
+            return
         if message.get("event_type") == "user.stop_push_to_talk" and self._frames:
             self._enqueue(message, 0)  # After the window's queued audio (see the docstring).
             return
@@ -240,6 +319,7 @@ class LiveKitTransport:
 
     def _end(self, error: UpstreamClosed) -> None:
         if self._stopped is None:
+            self._cancel_timers()
             self._stopped = error
             self._events.put_nowait(_Closed(error))
             self._presence.set()
@@ -256,6 +336,121 @@ class LiveKitTransport:
             await self._keep_alive()
         except UpstreamError as exc:
             log.warning("REST keep-alive failed", extra={**self._extra, "error": exc.message})
+
+    # Liveness: participants leaving, the room reconnecting (see the module docstring).
+
+    def _warn(self, code: str, message: str) -> None:
+        self._events.put_nowait({"event_type": WARNING_EVENT, "code": code, "message": message})
+
+    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        self._presence.set()
+        timer = self._absent.pop(participant.identity, None)
+        if timer is None or self._stopped is not None:
+            return
+        timer.cancel()
+        role = _role(participant.identity)
+        log.info("LiveAvatar participant rejoined", extra={**self._extra, "who": role})
+        self._warn(
+            f"{role.upper()}_REJOINED",
+            f"LiveAvatar's {role} participant rejoined the room; the conversation goes on",
+        )
+
+    def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        if self._reconnecting is None:  # While reconnecting the SDK re-syncs everybody.
+            self._participant_left(participant.identity)
+
+    def _participant_left(self, identity: str) -> None:
+        required = (AVATAR_IDENTITY, agent_identity(self._session_id))
+        if identity not in required or not self._joined or self._stopped is not None:
+            return
+        if self._closed or identity in self._absent:
+            return
+        role = _role(identity)
+        log.info("LiveAvatar participant left the room", extra={**self._extra, "who": role})
+        self._warn(
+            f"{role.upper()}_LEFT",
+            f"LiveAvatar's {role} participant ({identity}) left the room; waiting up to "
+            f"{self._grace_s:g} s for it to rejoin before ending the conversation",
+        )
+        loop = asyncio.get_running_loop()
+        self._absent[identity] = loop.call_later(self._grace_s, self._participant_lost, identity)
+
+    def _participant_lost(self, identity: str) -> None:
+        if identity in self._room.remote_participants:
+            self._absent.pop(identity, None)
+            return
+        self._end(
+            UpstreamClosed(
+                f"LiveAvatar's {_role(identity)} participant ({identity}) left the LiveKit room "
+                f"and did not rejoin within {self._grace_s:g} s"
+            )
+        )
+
+    def _on_reconnecting(self) -> None:
+        if self._closed or self._stopped is not None or self._reconnecting is not None:
+            return
+        log.info("LiveKit room reconnecting", extra=self._extra)
+        self._warn(
+            "ROOM_RECONNECTING",
+            "the LiveKit room connection dropped and is reconnecting; commands are held until "
+            f"it is back (at most {self._reconnect_timeout_s:g} s)",
+        )
+        loop = asyncio.get_running_loop()
+        self._reconnecting = loop.call_later(self._reconnect_timeout_s, self._reconnect_lost)
+
+    def _reconnect_lost(self) -> None:
+        self._end(
+            UpstreamClosed(
+                "the LiveKit room connection dropped and did not come back within "
+                f"{self._reconnect_timeout_s:g} s"
+            )
+        )
+
+    def _on_reconnected(self) -> None:
+        if self._reconnecting is None:
+            return
+        self._reconnecting.cancel()
+        self._reconnecting = None
+        log.info("LiveKit room reconnected", extra={**self._extra, "held": len(self._held)})
+        self._warn(
+            "ROOM_RECONNECTED",
+            f"the LiveKit room is back; sending {len(self._held)} held command(s)",
+        )
+        for identity in (AVATAR_IDENTITY, agent_identity(self._session_id)):
+            if identity not in self._room.remote_participants:
+                self._participant_left(identity)  # Gone while the room was down.
+        if self._resuming is None:
+            self._resuming = asyncio.create_task(self._send_held(), name="livekit-resume")
+
+    def _hold(self, message: dict[str, Any]) -> None:
+        if len(self._held) >= MAX_HELD_COMMANDS:
+            raise UpstreamUnavailable(
+                f"the LiveKit room is reconnecting and {MAX_HELD_COMMANDS} commands are already "
+                f"held: {message.get('event_type')} was not sent"
+            )
+        self._held.append(message)
+
+    async def _send_held(self) -> None:
+        """Send what was held, in order; sends that arrive meanwhile queue behind."""
+        try:
+            while self._held and self._reconnecting is None and self._stopped is None:
+                message = self._held.pop(0)
+                if message.get("event_type") == "user.stop_push_to_talk" and self._frames:
+                    self._enqueue(message, 0)
+                else:
+                    await self._publish_data(message)
+        except UpstreamError as exc:
+            self._end(UpstreamClosed(f"sending held commands after the reconnect failed: {exc}"))
+        finally:
+            self._resuming = None
+
+    def _cancel_timers(self) -> None:
+        for timer in self._absent.values():
+            timer.cancel()
+        self._absent.clear()
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            self._reconnecting = None
 
     # Audio.
 
@@ -381,7 +576,10 @@ class LiveKitTransport:
         if self._closed:
             return
         self._closed = True
-        for task in (self._publisher, self._keep_alive_task):
+        self._cancel_timers()
+        if self._joining is not None and not self._joining.done():
+            self._abandon_join(self._joining)  # Cancelled mid-join: leave once it lands.
+        for task in (self._publisher, self._keep_alive_task, self._resuming):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -394,3 +592,17 @@ class LiveKitTransport:
             with contextlib.suppress(Exception):
                 await self._source.aclose()
         self._end(UpstreamClosed("the bridge left the LiveKit room"))
+        self._detach()
+
+    def _detach(self) -> None:
+        """Unhook from the SDK's Room: without the cycle room → handler → transport → room,
+        reference counting frees the Room and its native resources (sockets) at once."""
+        for event, handler in self._handlers.items():
+            with contextlib.suppress(Exception):
+                self._room.off(event, handler)
+        self._handlers = {}
+
+
+def _role(identity: str) -> str:
+    """`avatar` for heygen, `agent` for liveavatar-agent-<id>."""
+    return "avatar" if identity == AVATAR_IDENTITY else "agent"

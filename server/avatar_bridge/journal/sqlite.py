@@ -5,7 +5,8 @@ synchronous=NORMAL: a committed entry survives the bridge process crashing or be
 this journal is for); only a power loss of the host may drop the last commits.
 
 Several bridges on one host may share a state directory: each entry names its owner process
-(host, pid, start time), and `open` adopts only entries whose owner process is gone.
+(host, pid, start time); `open`, and then `maintain` every 30 s, adopt only entries whose owner
+process is gone.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ CREATE TABLE IF NOT EXISTS owned_sessions (
 class SqliteJournal:
     """Owned sessions in `<state_dir>/sessions.sqlite3`."""
 
-    heartbeat_s: float | None = None
+    heartbeat_s: float | None = 30.0
+    """How often to look for entries of a neighbour bridge that died (a shared state dir)."""
 
     def __init__(self, state_dir: str | Path, owner: str | None = None) -> None:
         self.path = Path(state_dir) / FILE_NAME
@@ -66,7 +68,7 @@ class SqliteJournal:
         await self._write("DELETE FROM owned_sessions WHERE intent_id = ?", (intent_id,))
 
     async def maintain(self) -> list[Entry]:
-        return []
+        return await self._run(lambda: self._adopt(self._connection(), at_open=False))
 
     async def close(self) -> None:
         if self._db is not None:
@@ -98,14 +100,28 @@ class SqliteJournal:
         db.execute(_SCHEMA)
         db.isolation_level = "IMMEDIATE"  # `with db:` takes the write lock up front.
         self._db = db
+        return self._adopt(db, at_open=True)
+
+    def _adopt(self, db: sqlite3.Connection, *, at_open: bool) -> list[Entry]:
         with db:
             rows = db.execute(
                 "SELECT intent_id, session_id, owner, created_at FROM owned_sessions"
             ).fetchall()
-            # Entries under this very owner come from an earlier life of a fixed replica id.
-            dead = [row for row in rows if row[2] == self.owner or not owner_alive(row[2])]
-            db.executemany(
-                "UPDATE owned_sessions SET owner = ? WHERE intent_id = ? AND owner = ?",
-                [(self.owner, row[0], row[2]) for row in dead],
-            )
-        return [Entry(str(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in dead]
+            # At open, entries under this very owner come from an earlier life of a fixed id.
+            dead = [
+                row
+                for row in rows
+                if (row[2] == self.owner and at_open)
+                or (row[2] != self.owner and not owner_alive(row[2]))
+            ]
+            # Keep only the rows this UPDATE really moved: a neighbour may adopt them first.
+            taken = [
+                row
+                for row in dead
+                if db.execute(
+                    "UPDATE owned_sessions SET owner = ? WHERE intent_id = ? AND owner = ?",
+                    (self.owner, row[0], row[2]),
+                ).rowcount
+                == 1
+            ]
+        return [Entry(str(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in taken]

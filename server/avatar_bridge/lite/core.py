@@ -22,6 +22,12 @@ Decisions worth knowing:
   whichever is larger (2.3 s by default), except for the final flush at speak_end.
   The rest waits in the core, where the adapter's backpressure bounds it (`pending_audio_ms`).
   Every packet is far below LiveAvatar's 1 MB.
+* Fast sources start sooner. Before the first packet is full, the core watches how fast the
+  utterance's audio arrives: once at least FAST_START_MS has arrived over FAST_START_CHUNKS or
+  more chunks, at FAST_START_RATE x real time or faster (the first chunk excluded, since it
+  marks time zero), what is there goes at once: such a source stays ahead of playback, so a
+  small first packet cannot starve the avatar. A real-time source never looks that fast and
+  keeps the full first packet.
 * Framing. An agent.speak message carries its audio as base64 *bytes*, encoded straight from
   the utterance buffer; the transport frames it with a template (base64 needs no escaping).
 * Speak events. Real sessions report turns with `agent.speak_*`, with `agent.state_updated` plus
@@ -29,6 +35,14 @@ Decisions worth knowing:
   exactly one AvatarSpeakEnded or AvatarSpeakInterrupted, whichever family arrives. A speak end
   before the client's speak_end is a starvation gap, not the end of the utterance. An utterance
   interrupted before the avatar started it yields no speak events.
+* Liveness and loss (see the "Liveness" section below). Audio sent upstream is assumed to play
+  at 48,000 B/s real time from an utterance's first send, one utterance after another. An
+  interrupt reports as dropped both the unsent audio and the sent audio that had not played by
+  that estimate. When the transport reconnects a dropped WebSocket it says so with a
+  `bridge.upstream_reconnected` event: LiveAvatar lost its buffer, so every turn in flight ends
+  (interrupted) and its unplayed audio is reported lost. No event from LiveAvatar for
+  `silence_timeout_s` past the estimated end of playback, while a turn is in flight, means a
+  silent upstream: the client is warned and the conversation ends as the upstream lost.
 """
 
 from __future__ import annotations
@@ -49,10 +63,13 @@ from avatar_bridge.actions import (
     passthrough_event,
 )
 from avatar_bridge.audio import OUTPUT_BYTES_PER_MS, AudioConverter, AudioFormatError
-from avatar_bridge.errors import InvalidRequest, UpstreamTimeout
+from avatar_bridge.errors import InvalidRequest, UpstreamClosed, UpstreamTimeout
 from avatar_bridge.session_config import SessionOptions
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
+RECONNECTED_EVENT = "bridge.upstream_reconnected"
+"""Synthetic event from the LITE transport: it reconnected a dropped WebSocket."""
+OUTPUT_BYTES_PER_S = OUTPUT_BYTES_PER_MS * 1000
 INTERRUPT_CONFIRM_S = 3.0
 """How long to wait for LiveAvatar to confirm an interrupt before reporting it anyway."""
 
@@ -87,6 +104,15 @@ _FULL_ONLY = {
 }
 
 
+FAST_START_MS = 120
+"""Audio an utterance needs before a fast source may start it early: also what a real-time
+source whose jitter fakes a fast start has in hand (it starves only with more jitter)."""
+FAST_START_CHUNKS = 4
+"""Chunks an utterance needs before its arrival rate is trusted."""
+FAST_START_RATE = 1.3
+"""Arrival rate (x real time) from which a source counts as fast."""
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -106,6 +132,12 @@ class _Utterance:
     gap: bool = False
     """LiveAvatar ended a speak before the client's speak_end (its buffer ran dry)."""
     sent_since_gap: bool = False
+    first_sent_at: float | None = None
+    """When its first packet went upstream: where the playback estimate starts."""
+    first_arrival: float = 0.0
+    first_chunk_bytes: int = 0
+    arrived_bytes: int = 0
+    chunks: int = 0
 
 
 class LiteCore:
@@ -118,8 +150,11 @@ class LiteCore:
         *,
         now: float,
         new_id: Callable[[], str] = _new_id,
+        silence_timeout_s: float | None = None,
     ) -> None:
         self._opts = options
+        self._silence_s = silence_timeout_s
+        self._last_event = now
         self._converter = converter
         self._new_id = new_id
         self._ready = False
@@ -175,6 +210,9 @@ class LiteCore:
                 size = self._next_packet_bytes(u)
                 if size:
                     candidates.append(self._due_time(size))
+            silence = self._silence_deadline()
+            if silence is not None:
+                candidates.append(silence)
         if self._interrupt_deadline is not None:
             candidates.append(self._interrupt_deadline)
         if self._drain_deadline is not None:
@@ -213,6 +251,14 @@ class LiteCore:
                     )
                 )
             ]
+        if kind == "audio":
+            # Checked on arrival, not when held audio is sent: an invalid chunk ends the call
+            # whatever the session's state (an interrupt may drop held audio unconverted).
+            assert self._converter is not None
+            try:
+                self._converter.input_format.frame_count(len(request.audio.data))
+            except AudioFormatError as exc:
+                return [Fail(InvalidRequest(str(exc)))]
         if not self._ready:
             return self._hold(request)
         if kind == "audio":
@@ -248,6 +294,7 @@ class LiteCore:
     def handle_upstream(self, event: dict[str, Any], now: float) -> list[Action]:
         """One JSON event from LiveAvatar's WebSocket."""
         kind = str(event.get("type", ""))
+        self._last_event = now
         handler = _UPSTREAM_HANDLERS.get(kind)
         if handler is not None:
             return handler(self, event, now)
@@ -269,6 +316,9 @@ class LiteCore:
                     )
                 )
             return actions
+        silence = self._silence_deadline()
+        if silence is not None and now >= silence:
+            return self._upstream_silent(now)
         if self._interrupt_deadline is not None and now >= self._interrupt_deadline:
             actions += self._finish_interrupted()
         actions += self._pump(now)
@@ -285,20 +335,8 @@ class LiteCore:
     def close(self) -> list[Action]:
         """The conversation is ending: account for audio that will never be sent."""
         actions: list[Action] = []
-        if self._held_audio_bytes and self._converter is not None:
-            fmt = self._converter.input_format
-            actions.append(
-                emit(
-                    audio_dropped=pb.AudioDropped(
-                        utterance_id="",
-                        input_byte_count=self._held_audio_bytes,
-                        duration_ms=round(fmt.duration_ms(self._held_audio_bytes)),
-                        reason=pb.DROP_REASON_SESSION_ENDED,
-                    )
-                )
-            )
-            self._held.clear()
-            self._held_audio_bytes = 0
+        actions += self._drop_held_audio(pb.DROP_REASON_SESSION_ENDED)
+        self._held.clear()
         if self._open is not None:
             actions += self._drop_open(pb.DROP_REASON_SESSION_ENDED)
         return actions
@@ -316,21 +354,41 @@ class LiteCore:
         self._held.append(request)
         return []
 
-    def _drop_held_audio(self) -> list[Action]:
+    def _drop_held_audio(
+        self, reason: pb.DropReason.ValueType = pb.DROP_REASON_INTERRUPTED
+    ) -> list[Action]:
+        """Drop the audio held before `connected`: one AudioDropped per utterance, named as the
+        utterance would have been (its first chunk's request_id, else utterance-N)."""
         if not self._held_audio_bytes or self._converter is None:
             return []
         fmt = self._converter.input_format
-        dropped = self._held_audio_bytes
+        groups: list[tuple[str, int]] = []
+        current: str | None = None
+        for request in self._held:
+            kind = request.WhichOneof("request")
+            if kind == "speak_end":
+                current = None
+            elif kind == "audio":
+                if current is None:
+                    self._seq += 1
+                    current = request.request_id or f"utterance-{self._seq}"
+                    groups.append((current, 0))
+                name, size = groups[-1]
+                groups[-1] = (name, size + len(request.audio.data))
         self._held = [r for r in self._held if r.WhichOneof("request") != "audio"]
         self._held_audio_bytes = 0
         return [
             emit(
+                utterance_id,
                 audio_dropped=pb.AudioDropped(
-                    input_byte_count=dropped,
-                    duration_ms=round(fmt.duration_ms(dropped)),
-                    reason=pb.DROP_REASON_INTERRUPTED,
-                )
+                    utterance_id=utterance_id,
+                    input_byte_count=size,
+                    duration_ms=round(fmt.duration_ms(size)),
+                    reason=reason,
+                ),
             )
+            for utterance_id, size in groups
+            if size
         ]
 
     def _on_audio(self, request: pb.ConverseRequest, now: float) -> list[Action]:
@@ -345,7 +403,10 @@ class LiteCore:
                 id=request.request_id or f"utterance-{self._seq}", upstream_id=self._new_id()
             )
             self._by_upstream[self._open.upstream_id] = self._open
+            self._open.first_arrival, self._open.first_chunk_bytes = now, len(pcm)
         self._open.pending += pcm
+        self._open.arrived_bytes += len(pcm)
+        self._open.chunks += 1
         return self._pump(now, arrival=True)
 
     def _on_speak_end(self, rid: str, now: float) -> list[Action]:
@@ -378,9 +439,7 @@ class LiteCore:
         return actions
 
     def _on_interrupt(self, rid: str, now: float) -> list[Action]:
-        actions: list[Action] = []
-        if self._open is not None:
-            actions += self._drop_open(pb.DROP_REASON_INTERRUPTED)
+        actions = self._drop_unplayed(now, pb.DROP_REASON_INTERRUPTED)
         interrupt_id = self._cmd_id(rid)
         actions.append(self._send({"type": "agent.interrupt", "event_id": interrupt_id}, now))
         self._play_end = now
@@ -394,8 +453,9 @@ class LiteCore:
             self._interrupt_deadline = now + INTERRUPT_CONFIRM_S
         return actions
 
-    def _drop_open(self, reason: pb.DropReason.ValueType) -> list[Action]:
-        """Drop the open utterance's unsent audio and report it."""
+    def _drop_open(self, reason: pb.DropReason.ValueType, unplayed: int = 0) -> list[Action]:
+        """Drop the open utterance's unsent audio and report it, with `unplayed` output
+        bytes it sent that will not play either."""
         u = self._open
         assert u is not None
         dropped_out = len(u.pending)
@@ -406,10 +466,15 @@ class LiteCore:
         self._open = None
         if u.sent_bytes == 0:
             self._by_upstream.pop(u.upstream_id, None)
-        if not dropped_out:
+        return self._dropped(u, dropped_out + unplayed, reason)
+
+    def _dropped(
+        self, u: _Utterance, out_bytes: int, reason: pb.DropReason.ValueType
+    ) -> list[Action]:
+        if not out_bytes:
             return []
         input_bytes = (
-            self._converter.input_bytes_for_output(dropped_out) if self._converter else dropped_out
+            self._converter.input_bytes_for_output(out_bytes) if self._converter else out_bytes
         )
         return [
             emit(
@@ -417,11 +482,37 @@ class LiteCore:
                 audio_dropped=pb.AudioDropped(
                     utterance_id=u.id,
                     input_byte_count=input_bytes,
-                    duration_ms=dropped_out // OUTPUT_BYTES_PER_MS,
+                    duration_ms=out_bytes // OUTPUT_BYTES_PER_MS,
                     reason=reason,
                 ),
             )
         ]
+
+    def _unplayed(self, at: float) -> dict[str, int]:
+        """Output bytes sent upstream but not played by `at`, by upstream id, by the
+        playback estimate (real time from an utterance's first send, one after another)."""
+        unplayed: dict[str, int] = {}
+        free_at = float("-inf")
+        for u in self._turns:
+            if u.first_sent_at is None or u.finished:
+                continue
+            start = max(u.first_sent_at, free_at)
+            played = min(u.sent_bytes, max(0, int((at - start) * OUTPUT_BYTES_PER_S)))
+            played -= played % 2
+            free_at = start + u.sent_bytes / OUTPUT_BYTES_PER_S
+            if u.sent_bytes > played:
+                unplayed[u.upstream_id] = u.sent_bytes - played
+        return unplayed
+
+    def _drop_unplayed(self, at: float, reason: pb.DropReason.ValueType) -> list[Action]:
+        """Report the open utterance's unsent audio and every turn's unplayed audio."""
+        unplayed = self._unplayed(at)
+        actions: list[Action] = []
+        if self._open is not None:
+            actions += self._drop_open(reason, unplayed.pop(self._open.upstream_id, 0))
+        for u in self._turns:
+            actions += self._dropped(u, unplayed.get(u.upstream_id, 0), reason)
+        return actions
 
     # Sending audio.
 
@@ -437,6 +528,8 @@ class LiteCore:
         actions: list[Action] = []
         while u.pending:
             size = self._next_packet_bytes(u)
+            if not size and arrival and _fast_source(u, now):
+                size = len(u.pending)
             if final:
                 size = size or min(len(u.pending), packet)
             elif not size:
@@ -467,6 +560,8 @@ class LiteCore:
             audio = binascii.b2a_base64(view[:size], newline=False)
         del u.pending[:size]
         u.sent_bytes += size
+        if u.first_sent_at is None:
+            u.first_sent_at = now
         if u.gap:
             u.sent_since_gap = True
         if u not in self._turns:
@@ -574,6 +669,54 @@ class LiteCore:
         kind = str(body.get("type") or "upstream_warning").upper()
         return [emit(warning=pb.Warning(code=kind, message=str(body.get("message") or kind)))]
 
+    # Liveness: a reconnected or silent upstream (see the module docstring).
+
+    def _on_upstream_reconnected(self, event: dict[str, Any], now: float) -> list[Action]:
+        dropped_at = event.get("dropped_at")
+        at = float(dropped_at) if isinstance(dropped_at, int | float) else now
+        actions = self._drop_unplayed(at, pb.DROP_REASON_UPSTREAM_LOST)
+        lost_ms = sum(
+            a.response.audio_dropped.duration_ms
+            for a in actions
+            if isinstance(a, Emit) and a.response.HasField("audio_dropped")
+        )
+        for u in list(self._turns):
+            if u.started and not u.finished:
+                actions += self._finish(u, interrupted=True)
+            else:
+                u.finished = True
+                self._turns.remove(u)
+                self._by_upstream.pop(u.upstream_id, None)
+        self._interrupt_deadline = None
+        self._play_end = now
+        attempts = event.get("attempts", 1)
+        message = (
+            f"the LiveAvatar WebSocket dropped and was reconnected after {attempts} attempt(s); "
+            f"{lost_ms} ms of audio in flight were lost (see audio_dropped); the conversation "
+            "goes on"
+        )
+        return [*actions, emit(warning=pb.Warning(code="UPSTREAM_RECONNECTED", message=message))]
+
+    def _silence_deadline(self) -> float | None:
+        if self._silence_s is None or not self._ready:
+            return None
+        # A turn that ran dry and got nothing since waits for the client, not for LiveAvatar.
+        if all(u.gap and not u.sent_since_gap for u in self._turns):
+            return None
+        return max(self._last_event, self._play_end) + self._silence_s
+
+    def _upstream_silent(self, now: float) -> list[Action]:
+        self._failed = True
+        quiet_s = now - self._last_event
+        message = (
+            f"LiveAvatar sent no event for {quiet_s:.1f} s while the avatar should be speaking "
+            "(past the estimated end of its audio): the upstream is lost"
+        )
+        return [
+            emit(warning=pb.Warning(code="UPSTREAM_SILENT", message=message)),
+            Fail(UpstreamClosed(message)),
+        ]
+
     # Turn bookkeeping.
 
     def _lookup(self, event: dict[str, Any]) -> _Utterance | None:
@@ -642,6 +785,14 @@ class LiteCore:
         return actions
 
 
+def _fast_source(u: _Utterance, now: float) -> bool:
+    """The utterance's audio arrives fast enough to start before the first packet is full."""
+    if u.chunks < FAST_START_CHUNKS or u.arrived_bytes < FAST_START_MS * OUTPUT_BYTES_PER_MS:
+        return False
+    after_first_ms = (u.arrived_bytes - u.first_chunk_bytes) / OUTPUT_BYTES_PER_MS
+    return after_first_ms >= FAST_START_RATE * (now - u.first_arrival) * 1000
+
+
 _Handler = Callable[[LiteCore, dict[str, Any], float], list[Action]]
 _UPSTREAM_HANDLERS: dict[str, _Handler] = {
     "session.state_updated": LiteCore._on_session_state,
@@ -651,4 +802,5 @@ _UPSTREAM_HANDLERS: dict[str, _Handler] = {
     "agent.state_updated": LiteCore._on_agent_state,
     "error": LiteCore._on_error,
     "warning": LiteCore._on_warning,
+    RECONNECTED_EVENT: LiteCore._on_upstream_reconnected,
 }

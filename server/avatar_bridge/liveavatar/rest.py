@@ -55,6 +55,9 @@ class RestConfig:
     """Sleep before the second attempt; doubles each attempt, with jitter."""
     backoff_max_s: float = 4.0
     """Upper bound of one backoff sleep."""
+    max_connections: int = 1000
+    """Connection pool size. Generous: at shutdown every session's stop runs at once, and a
+    stop must not queue behind openings while LiveAvatar is slow (httpx's default is 100)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,9 @@ class LiveAvatarClient:
             timeout=config.timeout_s,
             transport=transport,
             headers={"accept": "application/json"},
+            limits=httpx.Limits(
+                max_connections=config.max_connections, max_keepalive_connections=100
+            ),
         )
 
     async def __aenter__(self) -> LiveAvatarClient:
@@ -293,9 +299,9 @@ class LiveAvatarClient:
         idempotent: bool,
         read_timeout_s: float | None = None,
     ) -> Any:
-        timeout: httpx.Timeout | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT
-        if read_timeout_s is not None:
-            timeout = httpx.Timeout(self._config.timeout_s, read=read_timeout_s)
+        timeout = httpx.Timeout(
+            self._config.timeout_s, read=read_timeout_s or self._config.timeout_s
+        )
         try:
             response = await self._http.request(
                 method, path, json=json, params=params, headers=auth, timeout=timeout

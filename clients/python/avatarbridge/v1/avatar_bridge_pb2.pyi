@@ -447,6 +447,8 @@ class _DropReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DropReason
     """The session ended before it was sent."""
     DROP_REASON_OUTSIDE_PUSH_TO_TALK: _DropReason.ValueType  # 3
     """Push-to-talk was closed, so LiveAvatar ignores it (FULL)."""
+    DROP_REASON_UPSTREAM_LOST: _DropReason.ValueType  # 4
+    """The upstream connection dropped (LITE WebSocket reconnected): LiveAvatar lost it unplayed."""
 
 class DropReason(_DropReason, metaclass=_DropReasonEnumTypeWrapper):
     """DropReason says why accepted audio will not play."""
@@ -459,6 +461,8 @@ DROP_REASON_SESSION_ENDED: DropReason.ValueType  # 2
 """The session ended before it was sent."""
 DROP_REASON_OUTSIDE_PUSH_TO_TALK: DropReason.ValueType  # 3
 """Push-to-talk was closed, so LiveAvatar ignores it (FULL)."""
+DROP_REASON_UPSTREAM_LOST: DropReason.ValueType  # 4
+"""The upstream connection dropped (LITE WebSocket reconnected): LiveAvatar lost it unplayed."""
 Global___DropReason: _TypeAlias = DropReason  # noqa: Y015
 
 @_typing.final

@@ -72,6 +72,14 @@ class RtcParticipant(Participant):
         self._background: set[asyncio.Task[None]] = set()
         self._writer_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self._media_from: set[str] = set()
+        # v0 clients receive media on a second connection the server offers (subscriber).
+        self.sub_pc: Any = None
+        self._sub_lock = asyncio.Lock()
+        self._sub_answered = asyncio.Event()
+        self._sub_offer_id = 0
+        self._sub_early_candidates: list[Any] = []
+        self._slots_requested: set[str] = set()
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("track", self._on_track)
 
@@ -142,6 +150,8 @@ class RtcParticipant(Participant):
         self._writer_task = asyncio.create_task(self._writer())
         self.send_signal(self.join_response(self.room.others(self)))
         self.room.add(self)
+        if self.params.protocol_version == "v0" and self._media_publishers():
+            self.media_changed()
         log.info(
             "room %s: %s joined (%s, sdk=%s %s)",
             self.room.name,
@@ -208,6 +218,9 @@ class RtcParticipant(Participant):
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pc.close(), 5.0)
+        if self.sub_pc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.sub_pc.close(), 5.0)
 
     # -- incoming -------------------------------------------------------------------------
 
@@ -238,6 +251,8 @@ class RtcParticipant(Participant):
             self.name = req.update_metadata.name or self.name
             self.attributes.update(req.update_metadata.attributes)
             self.room.broadcast_update(self)
+        elif which == "answer":
+            await self._on_subscriber_answer(req.answer)
         elif which == "leave":
             return False
         return True
@@ -245,6 +260,7 @@ class RtcParticipant(Participant):
     async def _answer(self, offer: rtc.SessionDescription) -> None:
         async with self._offer_lock:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            self._subscribe_media()
             early, self._early_candidates = self._early_candidates, []
             for cand in early:
                 await self.pc.addIceCandidate(cand)
@@ -253,12 +269,163 @@ class RtcParticipant(Participant):
             local = self.pc.localDescription
             self.send_signal(
                 rtc.SignalResponse(
-                    answer=rtc.SessionDescription(type="answer", sdp=local.sdp, id=offer.id)
+                    answer=rtc.SessionDescription(
+                        type="answer", sdp=local.sdp, id=offer.id, mid_to_track_id=self._mids()
+                    )
                 )
             )
 
+    # -- media the server sends (the avatar) ----------------------------------------------
+
+    def _media_publishers(self) -> list[Participant]:
+        return [p for p in self.room.others(self) if getattr(p, "media", None) is not None]
+
+    def media_changed(self) -> None:
+        """A participant with media is in the room: get its tracks to this client.
+
+        v1 (one connection, the client always offers): ask for receive slots; the client's
+        next offer gets the tracks. v0: offer them on the subscriber connection.
+        """
+        if self._closed.is_set():
+            return
+        if self.params.protocol_version == "v1":
+            self.request_media_sections(audios=1, videos=1)
+            return
+        task = asyncio.create_task(self._offer_subscriber())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _offer_subscriber(self) -> None:
+        async with self._sub_lock:
+            if self._closed.is_set() or not self.params.auto_subscribe:
+                return
+            if self.sub_pc is None:
+                self.sub_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            added = []
+            for other in self._media_publishers():
+                if other.sid in self._media_from:
+                    continue
+                for track in other.media.new_tracks():  # type: ignore[attr-defined]
+                    transceiver = self.sub_pc.addTransceiver(track, direction="sendonly")
+                    transceiver.sender._stream_id = f"{other.sid}|{track.sid}"
+                    transceiver.sender._track_id = track.sid
+                self._media_from.add(other.sid)
+                added.append(other.identity)
+            if not added:
+                return
+            offer = await self.sub_pc.createOffer()
+            await self.sub_pc.setLocalDescription(offer)
+            self._sub_offer_id += 1
+            self._sub_answered.clear()
+            local = self.sub_pc.localDescription
+            self.send_signal(
+                rtc.SignalResponse(
+                    offer=rtc.SessionDescription(
+                        type="offer",
+                        sdp=local.sdp,
+                        id=self._sub_offer_id,
+                        mid_to_track_id=self._mids(self.sub_pc),
+                    )
+                )
+            )
+            log.info("room %s: offered %s's media to %s", self.room.name, added, self.identity)
+            # No second offer while this one is open (the client answers in milliseconds).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sub_answered.wait(), 15.0)
+
+    async def _on_subscriber_answer(self, answer: rtc.SessionDescription) -> None:
+        if self.sub_pc is None or self.sub_pc.signalingState != "have-local-offer":
+            return
+        await self.sub_pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+        early, self._sub_early_candidates = self._sub_early_candidates, []
+        for cand in early:
+            await self.sub_pc.addIceCandidate(cand)
+        self._sub_answered.set()
+
+    async def _subscriber_trickle(self, trickle: rtc.TrickleRequest) -> None:
+        init = json.loads(trickle.candidateInit)
+        text = init.get("candidate", "")
+        if not text or self.sub_pc is None:
+            return
+        if text.startswith("candidate:"):
+            text = text[len("candidate:") :]
+        cand = candidate_from_sdp(text)
+        cand.sdpMid = init.get("sdpMid")
+        cand.sdpMLineIndex = init.get("sdpMLineIndex")
+        if self.sub_pc.remoteDescription is None:
+            self._sub_early_candidates.append(cand)
+        else:
+            await self.sub_pc.addIceCandidate(cand)
+
+    def request_media_sections(self, audios: int, videos: int) -> None:
+        """Ask the client for more receive slots; it answers with a new offer (v1 clients).
+
+        This is how a participant that starts publishing after the client joined (the avatar
+        joining a bring-your-own room) reaches it: the server never offers itself.
+        """
+        self.send_signal(
+            rtc.SignalResponse(
+                media_sections_requirement=rtc.MediaSectionsRequirement(
+                    num_audios=audios, num_videos=videos
+                )
+            )
+        )
+
+    def _mids(self, pc: Any = None) -> dict[str, str]:
+        """mid -> track sid of the media we send (newer clients resolve tracks by mid)."""
+        return {
+            t.mid: t.sender.track.sid
+            for t in (pc or self.pc).getTransceivers()
+            if t.mid is not None and getattr(t.sender.track, "sid", None)
+        }
+
+    def _subscribe_media(self) -> None:
+        """Send media-publishing participants' tracks on the client's free receive slots.
+
+        The server never offers, so media rides on the client's own offer: LiveKit clients
+        offer recvonly audio/video sections up front. The msid ``<participant sid>|<track
+        sid>`` is how they map a remote track to its publication.
+        """
+        if not self.params.auto_subscribe or self.params.protocol_version != "v1":
+            return  # v0 clients get media on the subscriber connection instead
+        for other in self.room.others(self):
+            media = getattr(other, "media", None)
+            if media is None or other.sid in self._media_from:
+                continue
+            free = {
+                kind: [
+                    t
+                    for t in self.pc.getTransceivers()
+                    if t.kind == kind
+                    and t.sender.track is None
+                    and not t.stopped
+                    # only sections the client offered to receive on (stored from our side)
+                    and getattr(t, "_offerDirection", None) in ("sendonly", "sendrecv")
+                ]
+                for kind in ("audio", "video")
+            }
+            if not free["audio"] or not free["video"]:
+                # Clients that offer no receive slots up front add them on request.
+                if other.sid not in self._slots_requested:
+                    self._slots_requested.add(other.sid)
+                    log.info("room %s: asking %s for receive slots", self.room.name, self.identity)
+                    self.request_media_sections(audios=1, videos=1)
+                continue
+            tracks = media.new_tracks()
+            for track in tracks:
+                sender = self.pc.addTrack(track)
+                sender._stream_id = f"{other.sid}|{track.sid}"
+                sender._track_id = track.sid
+            self._media_from.add(other.sid)
+            log.info("room %s: %s subscribed to %s", self.room.name, self.identity, other.identity)
+
     async def _trickle(self, trickle: rtc.TrickleRequest) -> None:
-        if trickle.target != rtc.PUBLISHER or not trickle.candidateInit:
+        if not trickle.candidateInit:
+            return
+        if trickle.target == rtc.SUBSCRIBER:
+            await self._subscriber_trickle(trickle)
+            return
+        if trickle.target != rtc.PUBLISHER:
             return
         init = json.loads(trickle.candidateInit)
         text = init.get("candidate", "")

@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 _KEEP_CLOSED_ROOMS = 200
 
 
+_CLOSE = {"Connection": "close"}
+"""On answers that are not a WebSocket (refused joins, /rtc/validate): the SDK's native HTTP
+client would keep such connections in its pool for minutes, which tests counting the bridge's
+connections to LiveKit could not tell from a room left joined."""
+
+
 class LiveKitServer:
     """A minimal LiveKit server: signalling on ``/rtc/v1`` and ``/rtc``, rooms, data routing.
 
@@ -174,8 +180,8 @@ class LiveKitServer:
         try:
             self._authorize(request)
         except JoinError as err:
-            return web.Response(status=err.status, text=err.message)
-        return web.Response(text="success")
+            return web.Response(status=err.status, text=err.message, headers=_CLOSE)
+        return web.Response(text="success", headers=_CLOSE)
 
     async def _rtc_v1(self, request: web.Request) -> web.StreamResponse:
         if not self.config.v1_enabled:
@@ -193,7 +199,7 @@ class LiveKitServer:
             )
         except JoinError as err:
             log.info("join refused (%d): %s", err.status, err.message)
-            return web.Response(status=err.status, text=err.message)
+            return web.Response(status=err.status, text=err.message, headers=_CLOSE)
         ws = web.WebSocketResponse(autoping=True, max_msg_size=16 * 1024 * 1024)
         await ws.prepare(request)
         room = self.create_room(room_name)

@@ -5,6 +5,7 @@ export const DropReason = {
   DROP_REASON_INTERRUPTED: 'DROP_REASON_INTERRUPTED',
   DROP_REASON_SESSION_ENDED: 'DROP_REASON_SESSION_ENDED',
   DROP_REASON_OUTSIDE_PUSH_TO_TALK: 'DROP_REASON_OUTSIDE_PUSH_TO_TALK',
+  DROP_REASON_UPSTREAM_LOST: 'DROP_REASON_UPSTREAM_LOST',
 } as const;
 
 export type DropReason =
@@ -16,5 +17,7 @@ export type DropReason =
   | 2
   | 'DROP_REASON_OUTSIDE_PUSH_TO_TALK'
   | 3
+  | 'DROP_REASON_UPSTREAM_LOST'
+  | 4
 
 export type DropReason__Output = typeof DropReason[keyof typeof DropReason]
