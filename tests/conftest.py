@@ -39,6 +39,29 @@ def _private_state_dir(
     monkeypatch.setenv("AVATAR_BRIDGE_STATE_DIR", str(tmp_path_factory.mktemp("state")))
 
 
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """In the FULL namespace run, leave without interpreter teardown, with pytest's own status.
+
+    The livekit SDK's native core (livekit-ffi) sometimes aborts the process (SIGABRT, exit 134)
+    while Python finalizes its module state, after every test has run and been reported: a
+    crash in teardown that would turn a green run red. Everything the tests assert has been
+    checked and printed by now; only the exit path is skipped."""
+    if os.environ.get("AVATAR_BRIDGE_NETNS") == "1" and _exit_status:
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("AVATAR_BRIDGE_NETNS") == "1":
         return

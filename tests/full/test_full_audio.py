@@ -51,6 +51,13 @@ def heard_seconds(transcription: pb.Transcription) -> float:
     return float(match.group(1))
 
 
+def heard_whole_tone(transcription: pb.Transcription) -> bool:
+    """The agent heard the whole tone: no audio lost (at most 10 % short). Real-time pacing on a
+    loaded machine can stretch the speech with gaps, so the upper bound is generous (a
+    duplicated tone, twice as long, still fails)."""
+    return 0.9 * TONE_S <= heard_seconds(transcription) <= 1.5 * TONE_S
+
+
 @pytest.mark.parametrize(
     ("rate", "encoding", "width"),
     [(16000, pb.AUDIO_ENCODING_LINEAR16, 2), (48000, pb.AUDIO_ENCODING_FLOAT32, 4)],
@@ -66,7 +73,7 @@ async def test_streamed_tone_reaches_the_agent_as_user_speech(
     await stream.until("user_speak_ended")
     said = await stream.until("transcription", lambda e: e.transcription.speaker == pb.SPEAKER_USER)
     assert said.transcription.is_final
-    assert abs(heard_seconds(said.transcription) - TONE_S) <= 0.1 * TONE_S, said
+    assert heard_whole_tone(said.transcription), said
     room = env.backend.inspect_room(started.session_id)
     assert room is not None
     tracks = [t for t in room["audio"] if t["participant"] == "client"]
@@ -95,7 +102,7 @@ async def test_push_to_talk_window_carries_speech_and_audio_outside_is_dropped(
     await stream_in_real_time(stream, tone(rate, pb.AUDIO_ENCODING_LINEAR16), rate, 2)
     await stream.send(command("p-2", push_to_talk_stop=pb.PushToTalkStop()))
     said = await stream.until("transcription", lambda e: e.transcription.speaker == pb.SPEAKER_USER)
-    assert abs(heard_seconds(said.transcription) - TONE_S) <= 0.1 * TONE_S, said
+    assert heard_whole_tone(said.transcription), said
     results = [e for e in stream.events if e.request_id == "p-2"]
     assert [e.push_to_talk_result.outcome for e in results] == [pb.PUSH_TO_TALK_OUTCOME_STOPPED]
     await end_normally(stream)

@@ -87,15 +87,31 @@ async def test_no_secret_in_logs_errors_or_events_lite(
             await emu.faults(fail_next=0)
             await emu.faults(fail_next=1, status=400, message="bad request")
             await converse(TALKER_KEY, lite_config())
-            # A conversation whose socket drops, and one LiveAvatar ends for lack of credits.
-            for fault in ("drop_ws", "end"):
+            # A conversation whose socket drops and is reconnected (a new ws_url is dialled), one
+            # whose reconnects are refused (ends UPSTREAM_LOST), and one LiveAvatar ends for lack
+            # of credits.
+            for fault in ("drop_ws", "refused_reconnect", "end"):
                 stream = KeyedStream(stub, TALKER_KEY)
                 await stream.send(lite_config())
                 started = await stream.started()
                 await stream.send(audio(b"\xff" * 800))
-                path = f"/_emulator/sessions/{started.session_id}/{fault}"
-                body = {"reason": "NO_CREDITS"} if fault == "end" else {}
-                (await emu.http.post(path, json=body)).raise_for_status()
+                session_path = f"/_emulator/sessions/{started.session_id}"
+                if fault == "refused_reconnect":
+                    refuse = {"count": 100}
+                    armed = await emu.http.post(f"{session_path}/ws_refuse_reconnect", json=refuse)
+                    armed.raise_for_status()
+                if fault == "end":
+                    body = {"reason": "NO_CREDITS"}
+                    ending = await emu.http.post(f"{session_path}/end", json=body)
+                else:
+                    ending = await emu.http.post(f"{session_path}/drop_ws", json={"code": 1011})
+                ending.raise_for_status()
+                if fault == "drop_ws":
+                    # The conversation goes on over a new socket; the client then ends it.
+                    await stream.until(
+                        "warning", lambda e: e.warning.code == "UPSTREAM_RECONNECTED"
+                    )
+                    await stream.half_close()
                 code, details = await stream.outcome()
                 leaks.status(code, details)
                 leaks.events(stream.events)
@@ -126,7 +142,9 @@ async def test_no_secret_in_logs_errors_or_events_lite(
         "NOT_FOUND",
     ):
         assert f"StatusCode.{code}" in replies, code
-    assert "STOP_REASON_UPSTREAM_LOST" in replies or "STOP_REASON_NO_CREDITS" in replies
+    assert "UPSTREAM_RECONNECTED" in replies
+    assert "STOP_REASON_UPSTREAM_LOST" in replies
+    assert "STOP_REASON_NO_CREDITS" in replies
     log_text = leaks.log.getvalue()
     for message in (
         "call refused: unauthenticated",
