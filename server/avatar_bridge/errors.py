@@ -7,6 +7,7 @@
     ├── FailedPrecondition           FAILED_PRECONDITION: valid, but not in this state or mode
     ├── LimitExceeded                RESOURCE_EXHAUSTED: a server limit (sessions, sizes)
     ├── PermissionDenied             PERMISSION_DENIED: the caller may not do this
+    ├── Unauthenticated              UNAUTHENTICATED: no valid caller credential
     ├── Overloaded                   UNAVAILABLE: load shedding, a retry elsewhere may work
     │   └── Draining                 UNAVAILABLE: SIGTERM received, retry on another instance
     ├── ClientTooSlow                DEADLINE_EXCEEDED: the client missed a bridge deadline
@@ -113,6 +114,13 @@ class PermissionDenied(BridgeError):
 
     grpc_code = grpc.StatusCode.PERMISSION_DENIED
     reason = "PERMISSION_DENIED"
+
+
+class Unauthenticated(BridgeError):
+    """The caller presented no valid credential (the bridge's own callers, not LiveAvatar)."""
+
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "UNAUTHENTICATED"
 
 
 class Overloaded(BridgeError):

@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 
-from avatar_bridge import richerrors
+from avatar_bridge import richerrors, tracing
 from avatar_bridge.admission import Admission, Release, UpstreamSessionCap
 from avatar_bridge.audio import AudioConverter
 from avatar_bridge.config import ServerConfig
@@ -126,7 +126,8 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
     # Converse.
 
     async def Converse(self, request_iterator: Any, context: Context) -> None:  # type: ignore[override]
-        await self._converse_call(context)
+        with tracing.span("avatarbridge.v1.AvatarBridgeService/Converse"):
+            await self._converse_call(context)
 
     async def _converse_call(self, context: Context) -> None:
         conversation_id = uuid.uuid4().hex[:12]
@@ -138,6 +139,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             ticket = self.admission.admit(current_principal())
         except BridgeError as exc:
             self._metrics.refusals.labels(exc.reason).inc()
+            tracing.event("refused", {"reason": exc.reason})
             log.info(
                 "conversation refused",
                 extra={**extra, "error": exc.message, "code": exc.grpc_code.name},
@@ -234,6 +236,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             )
             log.info("conversation started", extra={**extra, "mode": pb.Mode.Name(plan.mode)})
             self._count_started(extra["conversation"], plan)
+            tracing.annotate({"session_id": session_id, "mode": pb.Mode.Name(plan.mode)})
             await context.write(
                 pb.ConverseResponse(
                     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTING)
@@ -288,6 +291,7 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             self._drivers.pop(session_id, None)
             self._operator_stops.discard(session_id)
             self._count_ended(extra, ending, conversation)
+            tracing.event("session_stopped", {"reason": pb.StopReason.Name(ending.reason)})
             log.info(
                 "conversation ended",
                 extra={

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,9 +16,10 @@ import pytest
 from conftest import API_KEY
 from google.rpc import error_details_pb2  # type: ignore[import-untyped]
 from grpc_status import rpc_status
+from security.conftest import DEFAULT_PRINCIPALS, LIMITED_KEY, TALKER_KEY, auth_toml
 from server.helpers import Stream, lite_config
 
-from avatar_bridge.config import Limits, ServerConfig
+from avatar_bridge.config import Limits, SecurityConfig, ServerConfig
 from avatar_bridge.server import BridgeServer
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
@@ -64,8 +66,12 @@ def details_of(error: grpc.aio.AioRpcError) -> dict[str, Any]:
     return found
 
 
-async def refused(stub: pb_grpc.AvatarBridgeServiceStub, request: pb.ConverseRequest) -> Any:
-    stream = Stream(stub)
+async def refused(
+    stub: pb_grpc.AvatarBridgeServiceStub,
+    request: pb.ConverseRequest,
+    stream: Stream | None = None,
+) -> Any:
+    stream = stream or Stream(stub)
     with contextlib.suppress(grpc.aio.AioRpcError):
         await stream.send(request)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -125,3 +131,50 @@ async def test_operator_rpc_argument_errors_name_the_field(emulator: Emulator) -
     assert details["ErrorInfo"].reason == "INVALID_ARGUMENT"
     details = details_of(stop.value)
     assert [v.field for v in details["BadRequest"].field_violations] == ["session_id"]
+
+
+async def test_auth_refusals_and_principal_quota_carry_details(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    auth = tmp_path / "auth.toml"
+    auth.write_text(auth_toml(DEFAULT_PRINCIPALS))
+    config = ServerConfig(
+        listen="127.0.0.1:0",
+        api_url=emulator.base_url,
+        api_key=API_KEY,
+        security=SecurityConfig(auth_file=str(auth)),
+    )
+    server = BridgeServer(config)
+    port = await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.AvatarBridgeServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+                await stub.ListSessions(pb.ListSessionsRequest())
+            with pytest.raises(grpc.aio.AioRpcError) as talker:
+                await stub.ListSessions(
+                    pb.ListSessionsRequest(), metadata=(("x-api-key", TALKER_KEY),)
+                )
+            limited = (("x-api-key", LIMITED_KEY),)
+            live = Stream(stub)
+            live.call = stub.Converse(metadata=limited)
+            await live.send(lite_config())
+            await live.started()
+            second = Stream(stub)
+            second.call = stub.Converse(metadata=limited)
+            quota = await refused(stub, lite_config(), stream=second)
+            await live.half_close()
+            await live.drain()
+    finally:
+        await server.stop(grace_s=5.0)
+
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert details_of(anonymous.value)["ErrorInfo"].reason == "UNAUTHENTICATED"
+    assert talker.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    info = details_of(talker.value)["ErrorInfo"]
+    assert (info.reason, dict(info.metadata)) == ("PERMISSION_DENIED", {"role": "operate"})
+    assert quota.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    details = details_of(quota)
+    [violation] = details["QuotaFailure"].violations
+    assert violation.subject == "principal:limited:conversations"
+    assert "RetryInfo" not in details  # Retry when one of them ends: no time to advise.

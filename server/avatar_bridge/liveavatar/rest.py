@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from avatar_bridge import tracing
 from avatar_bridge.errors import (
     BridgeError,
     UpstreamOutcomeUnknown,
@@ -272,18 +273,20 @@ class LiveAvatarClient:
         )
 
     async def _observed(self, what: str, attempt: Awaitable[Any]) -> Any:
-        """Await one attempt and report its latency and outcome (metrics) when observed."""
-        if self._observer is None:
-            return await attempt
+        """Await one attempt in a span; report its latency and outcome (metrics) when observed."""
         began = time.monotonic()
         kind = "ok"
-        try:
-            return await attempt
-        except BaseException as exc:
-            kind = _outcome_kind(exc)
-            raise
-        finally:
-            self._observer(what, time.monotonic() - began, kind)
+        with tracing.span(f"LiveAvatar {what}") as current:
+            try:
+                return await attempt
+            except BaseException as exc:
+                kind = _outcome_kind(exc)
+                raise
+            finally:
+                if current is not None:
+                    current.set_attribute("outcome", kind)
+                if self._observer is not None:
+                    self._observer(what, time.monotonic() - began, kind)
 
     async def _attempt(
         self,

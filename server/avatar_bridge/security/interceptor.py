@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from avatar_bridge import richerrors
+from avatar_bridge.errors import PermissionDenied, Unauthenticated
 from avatar_bridge.security.keys import EMPTY, AuthFile, AuthFileError, parse_auth_file
 from avatar_bridge.security.principal import (
     CONVERSE,
@@ -158,11 +160,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     "call refused: missing role",
                     extra={"principal": principal.name, "method": method, "role": role},
                 )
-                await context.abort(
-                    grpc.StatusCode.PERMISSION_DENIED,
+                denied = PermissionDenied(
                     f"principal {principal.name!r} may not call {method.rsplit('/', 1)[-1]}: "
-                    f"it needs the {role!r} role",
+                    f"it needs the {role!r} role"
                 )
+                denied.metadata.update(role=role)
+                await richerrors.abort(context, denied)
             set_current_principal(principal)
 
         return _guarded(handler, guard)
@@ -199,7 +202,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                         "suppressed_since_last": suppressed,
                     },
                 )
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, _NO_CREDENTIAL)
+            await richerrors.abort(context, Unauthenticated(_NO_CREDENTIAL))
         assert principal is not None
         return principal
 
