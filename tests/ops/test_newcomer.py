@@ -45,7 +45,7 @@ def assert_names_port(result: subprocess.CompletedProcess[str], port: int, flag:
 
 
 def test_emulator_port_in_use(busy_port: int) -> None:
-    result = run("liveavatar-emulator", "--port", str(busy_port))
+    result = run("liveavatar-emulator", "--port", str(busy_port), "--livekit-port", "0")
     assert_names_port(result, busy_port, "--port")
 
 

@@ -158,6 +158,8 @@ async def emulator_process() -> AsyncIterator[str]:
         str(port),
         "--api-key",
         API_KEY,
+        # LITE only: no LiveKit server (its default port 7880 may be taken by a `make run`).
+        "--no-livekit",
         "--connect-delay",
         "0.05",
         "--log-level",
