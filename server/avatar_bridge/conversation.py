@@ -119,6 +119,13 @@ class Conversation:
         self._loop = asyncio.get_running_loop()
         self.requests = 0
         self.audio_bytes_in = 0
+        # Counted here, read once when the conversation ends (metrics are per conversation).
+        self.packets_out = 0
+        self.audio_bytes_out = 0
+        """24 kHz PCM16 bytes sent upstream (LITE packets, FULL microphone frames)."""
+        self.dropped: dict[str, int] = {}
+        """Input-format bytes reported in AudioDropped, by DropReason name."""
+        self.reconnects = 0
 
     def request_stop(self, reason: pb.StopReason.ValueType, detail: str = "") -> None:
         """Ask the conversation to end (server shutdown, operator stop); safe from any task."""
@@ -231,10 +238,23 @@ class Conversation:
     async def _execute(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, SendUpstream):
-                await self._transport.send(action.message)
+                message = action.message
+                if message.get("type") == "agent.speak":
+                    self.packets_out += 1
+                    self.audio_bytes_out += _base64_decoded_len(message["audio"])
+                await self._transport.send(message)
             elif isinstance(action, Emit):
-                await self._context.write(action.response)
+                response = action.response
+                if response.HasField("audio_dropped"):
+                    reason = pb.DropReason.Name(response.audio_dropped.reason)
+                    count = response.audio_dropped.input_byte_count
+                    self.dropped[reason] = self.dropped.get(reason, 0) + count
+                elif response.HasField("warning") and response.warning.code in _RECONNECTED:
+                    self.reconnects += 1
+                await self._context.write(response)
             elif isinstance(action, PublishAudio):
+                self.packets_out += 1
+                self.audio_bytes_out += len(action.pcm)
                 await self._audio_transport().publish_audio(action.pcm)
             elif isinstance(action, ClearAudio):
                 self._audio_transport().clear_audio()
@@ -296,6 +316,20 @@ class Conversation:
             self._put("closed", exc)
         except UpstreamError as exc:
             self._put("fail", exc)
+
+
+_RECONNECTED = frozenset({"UPSTREAM_RECONNECTED", "ROOM_RECONNECTED"})
+"""Warnings that tell the client its upstream connection was re-established."""
+
+
+def _base64_decoded_len(encoded: str | bytes) -> int:
+    """Bytes that `encoded` (padded base64) decodes to, without decoding it."""
+    size = len(encoded)
+    if not size:
+        return 0
+    tail = encoded[-2:]
+    padding = tail.count("=") if isinstance(tail, str) else tail.count(b"=")
+    return size // 4 * 3 - padding
 
 
 def _check_limits(request: pb.ConverseRequest, limits: Limits) -> BridgeError | None:

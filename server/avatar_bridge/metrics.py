@@ -66,6 +66,31 @@ class BridgeMetrics:
             namespace=NAMESPACE,
             registry=reg,
         )
+        self.audio_out = Counter(
+            "audio_out_bytes",
+            "24 kHz PCM16 bytes sent upstream (added when each conversation ends).",
+            namespace=NAMESPACE,
+            registry=reg,
+        )
+        self.packets = Counter(
+            "packets_out",
+            "LITE agent.speak packets and FULL microphone frames sent upstream.",
+            namespace=NAMESPACE,
+            registry=reg,
+        )
+        self.dropped = Counter(
+            "audio_dropped_bytes",
+            "Client audio reported dropped (AudioDropped), in input-format bytes, by reason.",
+            ["reason"],
+            namespace=NAMESPACE,
+            registry=reg,
+        )
+        self.reconnects = Counter(
+            "upstream_reconnects",
+            "Upstream connections re-established (LITE WebSocket, FULL room).",
+            namespace=NAMESPACE,
+            registry=reg,
+        )
         self.requests = Counter(
             "requests",
             "Converse requests after the config (added when each conversation ends).",

@@ -331,6 +331,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         if conversation is not None:
             metrics.audio_in.inc(conversation.audio_bytes_in)
             metrics.requests.inc(conversation.requests)
+            metrics.audio_out.inc(conversation.audio_bytes_out)
+            metrics.packets.inc(conversation.packets_out)
+            metrics.reconnects.inc(conversation.reconnects)
+            for reason, count in conversation.dropped.items():
+                metrics.dropped.labels(reason.removeprefix("DROP_REASON_")).inc(count)
 
     async def _open_session(self, plan: Plan, extra: dict[str, Any]) -> tuple[StartedSession, bool]:
         """Create and start, or describe the attached session. Returns (session, owned)."""

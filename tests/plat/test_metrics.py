@@ -84,6 +84,10 @@ async def test_metrics_count_conversations_rpcs_refusals_and_audio(emulator: Emu
     assert value("avatarbridge_rpcs_total", method="ListSessions", code="INVALID_ARGUMENT") == 1
     assert value("avatarbridge_audio_in_bytes_total") == len(SPEECH)
     assert value("avatarbridge_requests_total") == 2  # audio and speak_end after the config.
+    # 0.2 s went upstream as 24 kHz PCM16: 48 bytes a millisecond, 9,600 bytes, in >= 1 packet.
+    assert value("avatarbridge_audio_out_bytes_total") == 9_600
+    assert value("avatarbridge_packets_out_total") >= 1
+    assert value("avatarbridge_upstream_reconnects_total") == 0
     assert ("avatarbridge_event_loop_lag_seconds", ()) in after
     # Token, start and stop of the one session went to LiveAvatar (the emulator), plus nothing
     # for the refused calls: ListSessions was refused before any REST call.
@@ -95,3 +99,34 @@ async def test_metrics_count_conversations_rpcs_refusals_and_audio(emulator: Emu
         assert value("avatarbridge_upstream_rest_seconds_count", endpoint=endpoint) == 1, endpoint
     errors = {k: v for k, v in after.items() if k[0] == "avatarbridge_upstream_rest_errors_total"}
     assert errors == {}
+
+
+async def test_metrics_count_dropped_audio_by_reason(emulator: Emulator) -> None:
+    config = ServerConfig(
+        listen="127.0.0.1:0",
+        api_url=emulator.base_url,
+        api_key=API_KEY,
+        metrics_listen="127.0.0.1:0",
+    )
+    server = BridgeServer(config)
+    port = await server.start()
+    try:
+        assert server.metrics_port
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stream = Stream(pb_grpc.AvatarBridgeServiceStub(channel))
+            await stream.send(lite_config())
+            await stream.until(
+                "session_state_changed",
+                lambda e: e.session_state_changed.state == pb.SESSION_STATE_CONNECTED,
+            )
+            # 5 s of speech, interrupted at once: most of it is reported dropped.
+            await stream.send(audio(b"\xff" * 40_000, "long"))
+            await stream.send(pb.ConverseRequest(request_id="stop", interrupt=pb.Interrupt()))
+            dropped = await stream.until("audio_dropped")
+            await stream.half_close()
+            await stream.drain()
+        after = await scrape(server.metrics_port)
+    finally:
+        await server.stop(grace_s=5.0)
+    reported = after.get(("avatarbridge_audio_dropped_bytes_total", (("reason", "INTERRUPTED"),)))
+    assert reported == dropped.audio_dropped.input_byte_count > 0
