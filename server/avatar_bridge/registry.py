@@ -110,10 +110,18 @@ class SessionRegistry:
             self._maintainer = asyncio.create_task(self._maintain(self._journal.heartbeat_s))
 
     async def close(self) -> None:
+        """Last step of shutdown, after the grace: end the registry's own tasks (stops and
+        openings still running past the grace would outlive the REST client that shutdown
+        closes next). What they had not stopped stays in the journal for the next start."""
         if self._maintainer is not None:
             self._maintainer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._maintainer
+        left = [task for task in self._tasks if not task.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)
         await self._journal.close()
 
     def recover(self, entries: list[Entry]) -> None:
