@@ -32,7 +32,8 @@ async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
     }
 
 
-async def test_metrics_count_conversations_rpcs_refusals_and_audio(emulator: Emulator) -> None:
+async def metrics_bridge(emulator: Emulator) -> tuple[BridgeServer, int]:
+    """A started bridge with its metrics endpoint on a free port; the caller stops it."""
     config = ServerConfig(
         listen="127.0.0.1:0",
         api_url=emulator.base_url,
@@ -40,7 +41,11 @@ async def test_metrics_count_conversations_rpcs_refusals_and_audio(emulator: Emu
         metrics_listen="127.0.0.1:0",
     )
     server = BridgeServer(config)
-    port = await server.start()
+    return server, await server.start()
+
+
+async def test_metrics_count_conversations_rpcs_refusals_and_audio(emulator: Emulator) -> None:
+    server, port = await metrics_bridge(emulator)
     try:
         assert server.metrics_port
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -102,14 +107,7 @@ async def test_metrics_count_conversations_rpcs_refusals_and_audio(emulator: Emu
 
 
 async def test_metrics_count_dropped_audio_by_reason(emulator: Emulator) -> None:
-    config = ServerConfig(
-        listen="127.0.0.1:0",
-        api_url=emulator.base_url,
-        api_key=API_KEY,
-        metrics_listen="127.0.0.1:0",
-    )
-    server = BridgeServer(config)
-    port = await server.start()
+    server, port = await metrics_bridge(emulator)
     try:
         assert server.metrics_port
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 from livekit.protocol import models, rtc
 
@@ -352,15 +352,9 @@ class RtcParticipant(Participant):
         self._sub_answered.set()
 
     async def _subscriber_trickle(self, trickle: rtc.TrickleRequest) -> None:
-        init = json.loads(trickle.candidateInit)
-        text = init.get("candidate", "")
-        if not text or self.sub_pc is None:
+        cand = _trickled_candidate(trickle)
+        if cand is None or self.sub_pc is None:
             return
-        if text.startswith("candidate:"):
-            text = text[len("candidate:") :]
-        cand = candidate_from_sdp(text)
-        cand.sdpMid = init.get("sdpMid")
-        cand.sdpMLineIndex = init.get("sdpMLineIndex")
         if self.sub_pc.remoteDescription is None:
             self._sub_early_candidates.append(cand)
         else:
@@ -436,15 +430,9 @@ class RtcParticipant(Participant):
             return
         if trickle.target != rtc.PUBLISHER:
             return
-        init = json.loads(trickle.candidateInit)
-        text = init.get("candidate", "")
-        if not text:
+        cand = _trickled_candidate(trickle)
+        if cand is None:
             return
-        if text.startswith("candidate:"):
-            text = text[len("candidate:") :]
-        cand = candidate_from_sdp(text)
-        cand.sdpMid = init.get("sdpMid")
-        cand.sdpMLineIndex = init.get("sdpMLineIndex")
         if self.pc.remoteDescription is None:
             self._early_candidates.append(cand)
         else:
@@ -546,3 +534,15 @@ class RtcParticipant(Participant):
         task = asyncio.create_task(monitor_audio_track(track, record, self.room, cfg))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _trickled_candidate(trickle: rtc.TrickleRequest) -> RTCIceCandidate | None:
+    """The ICE candidate a trickle message carries (None for the end-of-candidates marker)."""
+    init = json.loads(trickle.candidateInit)
+    text = init.get("candidate", "")
+    if not text:
+        return None
+    cand = candidate_from_sdp(text.removeprefix("candidate:"))
+    cand.sdpMid = init.get("sdpMid")
+    cand.sdpMLineIndex = init.get("sdpMLineIndex")
+    return cand
