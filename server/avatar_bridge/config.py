@@ -32,6 +32,9 @@ class Limits:
     """Streams waiting to send their config; more are refused with RESOURCE_EXHAUSTED at once."""
     config_timeout_s: float = 10.0
     """Seconds a stream has to send its config; then DEADLINE_EXCEEDED."""
+    shed_lag_ms: float = 0.0
+    """Refuse new conversations (UNAVAILABLE) while the event loop's smoothed lag is above this;
+    0 turns load shedding off (the default: --max-sessions is the calibrated limit)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ _ENV = {
     "max_sessions": "AVATAR_BRIDGE_MAX_SESSIONS",
     "max_pending_configs": "AVATAR_BRIDGE_MAX_PENDING_CONFIGS",
     "config_timeout_s": "AVATAR_BRIDGE_CONFIG_TIMEOUT_S",
+    "shed_lag_ms": "AVATAR_BRIDGE_SHED_LAG_MS",
     "first_packet_ms": "AVATAR_BRIDGE_FIRST_PACKET_MS",
     "keep_alive_idle_s": "AVATAR_BRIDGE_KEEP_ALIVE_IDLE_S",
     "ready_timeout_s": "AVATAR_BRIDGE_READY_TIMEOUT_S",
@@ -209,6 +213,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--config-timeout-s", type=float, help="time a stream has to send its config (default 10)"
+    )
+    parser.add_argument(
+        "--shed-lag-ms",
+        type=float,
+        help="refuse new conversations while event-loop lag exceeds this (default 0: off)",
     )
     parser.add_argument("--first-packet-ms", type=int, help="first packet size (default 400)")
     parser.add_argument("--keep-alive-idle-s", type=float, help="keep-alive idle time (default 60)")
@@ -299,6 +308,7 @@ def from_sources(
                 config_timeout_s=float(
                     values.get("config_timeout_s", base.limits.config_timeout_s)
                 ),
+                shed_lag_ms=float(values.get("shed_lag_ms", base.limits.shed_lag_ms)),
             ),
             state_dir=values.get("state_dir", base.state_dir),
             redis_url=values.get("redis_url", base.redis_url),
@@ -393,6 +403,7 @@ def _validate(config: ServerConfig) -> None:
             (config.limits.max_sessions > 0, "max sessions must be > 0"),
             (config.limits.max_pending_configs > 0, "max pending configs must be > 0"),
             (config.limits.config_timeout_s > 0, "config timeout must be > 0"),
+            (config.limits.shed_lag_ms >= 0, "shed lag must be >= 0 ms (0: off)"),
             (20 <= config.session.first_packet_ms <= 2000, "first packet must be 20 to 2000 ms"),
             (5 <= config.session.keep_alive_idle_s <= 240, "keep-alive idle must be 5 to 240 s"),
             (config.log_format in ("json", "text"), "log format must be json or text"),

@@ -20,10 +20,11 @@ import time
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
 
-from avatar_bridge.admission import grpc_queue_options
+from avatar_bridge.admission import ShedWhenOverloaded, grpc_queue_options
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.health import SERVING, DrainingHealth
 from avatar_bridge.journal import open_journal
+from avatar_bridge.lag import LagMonitor, LagPolicy
 from avatar_bridge.leg import LegFactory
 from avatar_bridge.liveavatar.rest import LiveAvatarClient, RestConfig
 from avatar_bridge.logs import scrubber
@@ -75,6 +76,7 @@ class BridgeServer:
         self._reloader: asyncio.Task[None] | None = None
         self._reload_now = asyncio.Event()
         self._trimmer = MemoryTrimmer()
+        self._shedding: LagMonitor | None = None
         self.metrics = BridgeMetrics()
         self.metrics_port = 0
         """Port of /metrics when --metrics-listen is set, else 0."""
@@ -175,6 +177,11 @@ class BridgeServer:
             log.info("metrics served", extra={"port": self.metrics_port})
         self._reloader = asyncio.create_task(self._reload_loop(), name="security-reload")
         self._trimmer.start()
+        if config.limits.shed_lag_ms:
+            # Overload is refused, not shared: past the lag bound new calls get UNAVAILABLE.
+            self._shedding = LagMonitor(LagPolicy(threshold_s=config.limits.shed_lag_ms / 1000))
+            self._shedding.start()
+            self.service.admission.add_policy(ShedWhenOverloaded(self._shedding))
         for name in ("", SERVICE_NAME):
             await self._health.set(name, SERVING)
         log.info(
@@ -258,6 +265,8 @@ class BridgeServer:
         self._health.close()  # Watch streams end now rather than at the grace's end.
         await self._server.stop(max(0.0, deadline - time.monotonic()))
         await self._trimmer.stop()
+        if self._shedding is not None:
+            self._shedding.stop()
         self.metrics.close()
         await self.registry.close()
         if self._rest is not None:
