@@ -350,9 +350,9 @@ class FullCore:
 
     def _on_ptt_start(self, rid: str, now: float) -> list[Action]:
         actions = self._report_drop()
-        self._ptt_open = True
         if self._push_to_talk and not self._ptt_open and self._converter is not None:
             self._converter.reset()  # Start the window's audio afresh.
+        self._ptt_open = True
         self._ptt_waiting["user.start_push_to_talk"].append(rid)
         actions.append(self._command("user.start_push_to_talk", rid, now))
         return actions
@@ -559,7 +559,11 @@ class FullCore:
         return [emit(turn.request_id, avatar_speak_ended=pb.AvatarSpeakEnded(utterance_id=turn.id))]
 
     def _outstanding(self) -> bool:
-        return any(t.heard or t.sent_at is not None for t in self._turns.values())
+        """Something LiveAvatar still owes an answer to: a turn, or a push-to-talk command
+        whose result has not come (a half-close waits for it, bounded by the drain timeout)."""
+        return any(t.heard or t.sent_at is not None for t in self._turns.values()) or any(
+            self._ptt_waiting.values()
+        )
 
 
 def _source(event: dict[str, Any]) -> str:
