@@ -2501,7 +2501,10 @@ func (*SpeakEnd) Descriptor() ([]byte, []int) {
 	return file_avatarbridge_v1_avatar_bridge_proto_rawDescGZIP(), []int{16}
 }
 
-// Interrupt stops the avatar and drops unplayed audio.
+// Interrupt stops the avatar and drops unplayed audio. In LITE, LiveAvatar's
+// AudioBufferUpdated(CLEARED) answers it and echoes its request_id. The speak and AudioDropped
+// events it causes belong to their utterances and carry the utterance's request_id. In FULL,
+// LiveAvatar acknowledges no interrupt, so no event echoes it.
 type Interrupt struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache

@@ -1202,7 +1202,11 @@ Global___SpeakEnd: _TypeAlias = SpeakEnd  # noqa: Y015
 
 @_typing.final
 class Interrupt(_message.Message):
-    """Interrupt stops the avatar and drops unplayed audio."""
+    """Interrupt stops the avatar and drops unplayed audio. In LITE, LiveAvatar's
+    AudioBufferUpdated(CLEARED) answers it and echoes its request_id. The speak and AudioDropped
+    events it causes belong to their utterances and carry the utterance's request_id. In FULL,
+    LiveAvatar acknowledges no interrupt, so no event echoes it.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
