@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import grpc
 
+from avatar_bridge import tracing
 from avatar_bridge.actions import Action, ClearAudio, Emit, Fail, PublishAudio, SendUpstream
 from avatar_bridge.config import Limits
 from avatar_bridge.errors import BridgeError, InvalidRequest, UpstreamClosed, UpstreamError
@@ -186,8 +187,11 @@ class Conversation:
                 kind, item = inbox.popleft()
                 now = self._loop.time()
                 if kind == "request":
-                    if item.WhichOneof("request") == "audio":
+                    which = item.WhichOneof("request")
+                    if which == "audio":
                         self._inbox_audio_bytes -= len(item.audio.data)
+                    elif which == "interrupt":
+                        tracing.event("interrupt", {"request_id": item.request_id})
                     actions = core.handle_request(item, now)
                 elif kind == "upstream":
                     actions = core.handle_upstream(item, now)
@@ -251,6 +255,7 @@ class Conversation:
                     self.dropped[reason] = self.dropped.get(reason, 0) + count
                 elif response.HasField("warning") and response.warning.code in _RECONNECTED:
                     self.reconnects += 1
+                    tracing.event("reconnected", {"warning": response.warning.code})
                 await self._context.write(response)
             elif isinstance(action, PublishAudio):
                 self.packets_out += 1

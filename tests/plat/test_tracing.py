@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import grpc
+import httpx
 import pytest
 from conftest import API_KEY
 from opentelemetry import trace
@@ -15,6 +16,7 @@ from server.helpers import Stream, lite_config
 
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.server import BridgeServer
+from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 from liveavatar_emulator import Emulator
 
@@ -60,6 +62,18 @@ async def test_converse_span_with_upstream_children_and_stop_event(
             stream = Stream(pb_grpc.AvatarBridgeServiceStub(channel))
             await stream.send(lite_config())
             started = await stream.started()
+            await stream.until(
+                "session_state_changed",
+                lambda e: e.session_state_changed.state == pb.SESSION_STATE_CONNECTED,
+            )
+            await stream.send(pb.ConverseRequest(request_id="hush", interrupt=pb.Interrupt()))
+            # LiveAvatar drops the socket; the session lives, so the bridge reconnects.
+            async with httpx.AsyncClient(base_url=emulator.base_url) as http:
+                dropped = await http.post(
+                    f"/_emulator/sessions/{started.session_id}/drop_ws", json={"code": 1011}
+                )
+                dropped.raise_for_status()
+            await stream.until("warning", lambda e: e.warning.code == "UPSTREAM_RECONNECTED")
             await stream.half_close()
             await stream.drain()
     finally:
@@ -72,6 +86,10 @@ async def test_converse_span_with_upstream_children_and_stop_event(
     assert converse.attributes["mode"] == "MODE_LITE"
     stops = [e for e in converse.events if e.name == "session_stopped"]
     assert len(stops) == 1
+    interrupts = [e for e in converse.events if e.name == "interrupt"]
+    assert [dict(e.attributes or {}) for e in interrupts] == [{"request_id": "hush"}]
+    reconnects = [e for e in converse.events if e.name == "reconnected"]
+    assert [dict(e.attributes or {}) for e in reconnects] == [{"warning": "UPSTREAM_RECONNECTED"}]
     upstream = {s.name: s for s in finished if s.name.startswith("LiveAvatar ")}
     for name in (
         "LiveAvatar POST /v1/sessions/token",
