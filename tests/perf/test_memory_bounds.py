@@ -105,6 +105,48 @@ async def test_fast_clients_are_held_back_by_flow_control() -> None:
         assert written[index] - received[index] <= PER_CONVERSATION_MIB * 2**20, written
 
 
+async def test_a_stalled_upstream_does_not_grow_the_bridge() -> None:
+    """LiveAvatar stops reading its socket: the bridge's sends block on TCP, its loop stops
+    taking audio, and the client is held back by gRPC flow control, not by bridge memory."""
+    clients, chunk = 4, b"\x01\x02" * 32_768
+    stalled = asyncio.Event()
+
+    async def stall(ws: ServerConnection) -> None:
+        await stalled.wait()  # Never reads: frames pile up in socket buffers, then TCP stops.
+
+    async with (
+        lite_sink(stall) as sink,
+        bridge_process() as (pid, port),
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        stub = pb_grpc.AvatarBridgeServiceStub(channel)
+        calls = [stub.Converse() for _ in range(clients)]
+        for index, call in enumerate(calls):
+            await _connected(call, attach_config(sink, f"stalled-{index}"))
+        before = rss_mib(pid)
+        written = dict.fromkeys(range(clients), 0)
+
+        async def push(index: int) -> None:
+            for _ in range(CHUNKS):
+                await calls[index].write(pb.ConverseRequest(audio=pb.AudioChunk(data=chunk)))
+                written[index] += len(chunk)
+
+        pushers = [asyncio.create_task(push(i)) for i in range(clients)]
+        peak = await _sample_peak(pid, 6.0)
+        for task in pushers:
+            task.cancel()
+        for call in calls:
+            call.cancel()
+        stalled.set()
+    growth = peak - before
+    print(f"stalled upstream: RSS +{growth:.1f} MiB, written {written}")
+    assert growth <= clients * PER_CONVERSATION_MIB + MARGIN_MIB, (
+        f"RSS grew {growth:.1f} MiB with {clients} conversations on a stalled upstream"
+    )
+    # Every client was held back long before its 200 chunks (13 MiB) got in.
+    assert all(count < CHUNKS * len(chunk) for count in written.values()), written
+
+
 async def test_a_client_that_never_reads_does_not_grow_the_bridge() -> None:
     events, blob = 20_000, "x" * 1000
     sent = {"count": 0}
