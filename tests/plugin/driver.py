@@ -4,7 +4,8 @@ Runs with ``.venv-plugin/bin/python`` (livekit-agents 1.8.9 pins livekit 1.1.21;
 pins 1.2.0). It joins the room as the agent, starts the plugin's ``AvatarSession`` (base URL and
 key from the arguments, LiveKit credentials for the avatar's token too), streams a deterministic
 24 kHz mono signal through the session's audio output, waits for the avatar to finish playing
-it, closes the session and prints one JSON line: what it sent and what the plugin reported.
+it (or interrupts it after ``--interrupt-after`` seconds of playback, as a barge-in would),
+closes the session and prints one JSON line: what it sent and what the plugin reported.
 """
 
 from __future__ import annotations
@@ -61,11 +62,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         pcm = signal(args.seconds)
         sink = session.output.audio
         assert sink is not None
+        started = asyncio.Event()
+        sink.on("playback_started", lambda _ev: started.set())
         for start in range(0, len(pcm), FRAME * 2):
             chunk = pcm[start : start + FRAME * 2]
             frame = rtc.AudioFrame(chunk, RATE, 1, len(chunk) // 2)
             await sink.capture_frame(frame)
         sink.flush()
+        if args.interrupt_after > 0:
+            # What AgentSession does when the user barges in: clear the avatar's audio output.
+            await asyncio.wait_for(started.wait(), args.timeout)
+            await asyncio.sleep(args.interrupt_after)
+            sink.clear_buffer()
         played = await asyncio.wait_for(sink.wait_for_playout(), args.timeout)
         result.update(
             sent_bytes=len(pcm),
@@ -96,6 +104,7 @@ def main() -> None:
     ):
         parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--interrupt-after", type=float, default=0.0)
     parser.add_argument("--timeout", type=float, default=20.0)
     args = parser.parse_args()
     try:

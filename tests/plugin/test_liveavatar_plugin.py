@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -79,10 +80,10 @@ async def run_driver(args: list[str]) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
-async def test_plugin_lite_avatar_session_streams_pcm_and_stops(
-    backend: LiveKitFullBackend, emu: Emulator
-) -> None:
-    room = f"plugin-{uuid.uuid4().hex[:8]}"
+async def run_plugin(
+    backend: LiveKitFullBackend, emu: Emulator, room: str, *extra: str
+) -> dict[str, Any]:
+    """Run the driver for a LITE session in ``room``; its JSON result."""
     backend.server.create_room(room)
     code, out, err = await run_driver(
         [
@@ -93,21 +94,34 @@ async def test_plugin_lite_avatar_session_streams_pcm_and_stops(
             f"--livekit-api-key={backend.config.api_key}",
             f"--livekit-api-secret={backend.config.api_secret}",
             f"--agent-token={backend.mint(room, 'agent')}",
-            f"--seconds={SECONDS}",
+            *extra,
         ]
     )
     assert code == 0, (out, err[-2000:])
-    result = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+async def session_detail(emu: Emulator, sid: str) -> tuple[dict[str, Any], bytes]:
+    """The emulator's record of a session and the PCM it received."""
+    async with httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http:
+        detail = (await http.get(f"/_emulator/sessions/{sid}")).json()
+        audio = (await http.get(f"/_emulator/sessions/{sid}/audio")).content
+    return detail, audio
+
+
+async def test_plugin_lite_avatar_session_streams_pcm_and_stops(
+    backend: LiveKitFullBackend, emu: Emulator
+) -> None:
+    room = f"plugin-{uuid.uuid4().hex[:8]}"
+    result = await run_plugin(backend, emu, room, f"--seconds={SECONDS}")
     assert result["ok"] is True and result["avatar_joined"] is True
     assert result["playback_interrupted"] is False
     sent = expected_signal(SECONDS)
     assert result["sent_bytes"] == len(sent) == 72_000
     assert result["sent_sha256"] == hashlib.sha256(sent).hexdigest()
 
-    sid = result["session_id"]
-    async with httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http:
-        detail = (await http.get(f"/_emulator/sessions/{sid}")).json()
-        audio = (await http.get(f"/_emulator/sessions/{sid}/audio")).content
+    detail, audio = await session_detail(emu, result["session_id"])
     assert detail["mode"] == "LITE"
     assert detail["started_at"] is not None
     assert detail["token_request"]["livekit_config"]["livekit_room"] == room
@@ -119,3 +133,21 @@ async def test_plugin_lite_avatar_session_streams_pcm_and_stops(
     assert detail["counts"]["agent.speak"] == 2
     assert detail["counts"]["agent.speak_end"] == 1
     assert detail["dropped_commands"] == 0
+
+
+async def test_plugin_barge_in_interrupts_the_avatar(
+    backend: LiveKitFullBackend, emu: Emulator
+) -> None:
+    room = f"plugin-{uuid.uuid4().hex[:8]}"
+    result = await run_plugin(backend, emu, room, "--seconds=4.0", "--interrupt-after=1.0")
+    assert result["ok"] is True
+    assert result["playback_interrupted"] is True
+    detail, audio = await session_detail(emu, result["session_id"])
+    # All 4 s were sent before playback began; the plugin's agent.interrupt cut the playback.
+    assert audio == expected_signal(4.0)
+    assert detail["counts"]["agent.interrupt"] == 1
+    assert detail["dropped_commands"] == 0
+    played = detail["played_bytes"]
+    assert 0 < played < len(audio), (played, len(audio))
+    assert detail["discarded_bytes"] > 0
+    assert detail["end_reason"] == "USER_DISCONNECTED"
