@@ -7,7 +7,7 @@ NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long web fuzz
+.PHONY: plugin-venv help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long web fuzz
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
@@ -82,8 +82,20 @@ typecheck: $(STAMP)
 test-unit: $(STAMP)
 	$(BIN)/pytest -m "not full" $(PYTEST_ARGS)
 
+# PyPI's livekit-plugins-liveavatar in its own virtualenv (it pins livekit 1.1.21, the project
+# 1.2.0), exact pins from tests/plugin/requirements.txt; tests/plugin drives it unchanged.
+PLUGIN_VENV := .venv-plugin
+PLUGIN_STAMP := $(PLUGIN_VENV)/.installed-stamp
+
+plugin-venv: $(PLUGIN_STAMP)
+
+$(PLUGIN_STAMP): tests/plugin/requirements.txt
+	test -x $(PLUGIN_VENV)/bin/python || $(PYTHON) -m venv $(PLUGIN_VENV)
+	$(PLUGIN_VENV)/bin/python -m pip install --quiet --no-deps -r tests/plugin/requirements.txt
+	touch $(PLUGIN_STAMP)
+
 # FULL-mode tests need WebRTC, which ignores loopback: they run in a private network namespace.
-test-full: $(STAMP) web
+test-full: $(STAMP) web $(PLUGIN_STAMP)
 	bash tests/netns/run.sh $(BIN)/pytest -m full $(PYTEST_ARGS)
 
 test: buf check-protos lint typecheck deploy-check test-unit test-full test-node
@@ -115,7 +127,7 @@ bench-long: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.audio_throughput
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(PLUGIN_VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
 # A longer property-based fuzz of Converse (tests/admission/test_fuzz.py): 40 sequences per
 # example; FUZZ_EXAMPLES=500 is 20,000 sequences. `make test` runs 50 examples (2,000).
