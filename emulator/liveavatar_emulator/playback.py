@@ -139,7 +139,8 @@ class Playback:
 
     def _played_now(self) -> int:
         elapsed = self._loop.time() - self._seg_start
-        return max(0, min(self._seg_bytes, int(elapsed / self._sec_per_byte)))
+        played = max(0, min(self._seg_bytes, int(elapsed / self._sec_per_byte)))
+        return played - played % 2  # Whole PCM16 samples: the avatar never plays half of one.
 
     def _to_sink(self, start: float, pcm: bytes | bytearray) -> None:
         """Tell the avatar's media what plays when (exactly this model's schedule)."""

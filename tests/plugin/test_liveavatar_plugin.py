@@ -149,5 +149,7 @@ async def test_plugin_barge_in_interrupts_the_avatar(
     assert detail["dropped_commands"] == 0
     played = detail["played_bytes"]
     assert 0 < played < len(audio), (played, len(audio))
+    assert played % 2 == 0, played  # The avatar plays whole PCM16 samples.
     assert detail["discarded_bytes"] > 0
+    assert played + detail["discarded_bytes"] == len(audio)
     assert detail["end_reason"] == "USER_DISCONNECTED"
