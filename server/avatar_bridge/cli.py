@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import secrets
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -24,6 +25,14 @@ from avatar_bridge.config import ServerConfig
 from avatar_bridge.security.allowlist import host_entry
 from avatar_bridge.security.keys import hash_key, new_key
 from avatar_bridge.server import serve
+from avatar_bridge.workers import (
+    Supervisor,
+    WorkerLogField,
+    check_plan,
+    parse_workers,
+    worker_config,
+    worker_index,
+)
 
 if TYPE_CHECKING:
     from liveavatar_emulator.full import LiveKitFullBackend
@@ -44,6 +53,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="run the bridge (needs LIVEAVATAR_API_KEY, or --emulator for development)",
     )
     config_module.add_arguments(serve_parser)
+    serve_parser.add_argument(
+        "--workers",
+        help="bridge processes sharing the port (SO_REUSEPORT): a count or auto, one per usable "
+        "CPU (default 1; env AVATAR_BRIDGE_WORKERS); --max-sessions holds per worker",
+    )
     hash_parser = commands.add_parser(
         "hash-key",
         help="make a caller key and its auth-file entry (the key is printed once, on stdout)",
@@ -66,7 +80,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             "to serve LiveAvatar, or pass --emulator (AVATAR_BRIDGE_EMULATOR=1) to run on the "
             "embedded offline emulator for development (`make run` does this without a key)."
         )
+    workers = parse_workers(args.workers or os.environ.get("AVATAR_BRIDGE_WORKERS") or "1")
+    index = worker_index()
+    if index is not None:
+        config = worker_config(config, index)
     logs.configure(config.log_level, config.log_format)
+    if index is not None:
+        logging.getLogger().handlers[0].addFilter(WorkerLogField(index))
+    elif workers > 1:
+        check_plan(config, workers)
+        supervisor = Supervisor(sys.argv[1:] if argv is None else argv, workers, config)
+        sys.exit(asyncio.run(supervisor.run()))
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(config))
 

@@ -141,6 +141,9 @@ class ServerConfig:
     """This replica's id in the journal; empty: host:pid:start of this process."""
     lease_s: float = 15.0
     """Redis journal lease: a replica silent this long is taken for dead."""
+    reuse_port: bool = False
+    """Bind the gRPC port with SO_REUSEPORT: set for `--workers` processes sharing the port only,
+    so a lone bridge still fails loudly when the port is taken."""
 
     @property
     def uses_emulator(self) -> bool:

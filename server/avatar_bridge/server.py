@@ -141,7 +141,8 @@ class BridgeServer:
                 ("grpc.keepalive_timeout_ms", 10_000),
                 ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 1),
-                ("grpc.so_reuseport", 0),
+                # Several `--workers` share the port; a lone bridge must fail on a taken port.
+                ("grpc.so_reuseport", int(config.reuse_port)),
                 # GOAWAY old connections so L7 balancers rebalance; the grace outlives a session,
                 # so no conversation is cut by it.
                 ("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)),
