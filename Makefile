@@ -7,7 +7,7 @@ NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: plugin-venv help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long web fuzz
+.PHONY: plugin-venv help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long bench-scale web fuzz
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
@@ -125,6 +125,11 @@ bench-long: $(BENCH_STAMP)
 		--steps-100 250,500,750,1000,1250,1500 --steps-20 100,200,250,300,400 \
 		--first-speech-repeats 5
 	$(BIN)/python -m benchmarks.audio_throughput
+
+# 1 worker pinned vs 1 and 2 workers (--workers, SO_REUSEPORT) on two cores, then the overload
+# step: past --max-sessions newcomers are refused and admitted sessions keep their latency.
+bench-scale: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.scale
 
 clean:
 	rm -rf $(VENV) $(PLUGIN_VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
