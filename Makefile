@@ -130,6 +130,7 @@ bench-long: $(BENCH_STAMP)
 # step: past --max-sessions newcomers are refused and admitted sessions keep their latency.
 bench-scale: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.scale
+	$(BIN)/python -m benchmarks.scale_overload
 
 clean:
 	rm -rf $(VENV) $(PLUGIN_VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
