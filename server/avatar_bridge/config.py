@@ -26,8 +26,10 @@ class Limits:
     """Longest SpeakText / SpeakResponse text."""
     max_request_id_chars: int = 128
     """Longest request_id."""
-    max_sessions: int = 200
-    """Concurrent Converse calls; more are refused with RESOURCE_EXHAUSTED."""
+    max_sessions: int = 250
+    """Concurrent Converse calls per process (per `--workers` worker); more are refused with
+    RESOURCE_EXHAUSTED. One core's measured capacity at 20 ms frames (250; 500 at 100 ms chunks,
+    README "Performance"): a default that admitted more would share an overloaded core."""
     max_pending_configs: int = 1000
     """Streams waiting to send their config; more are refused with RESOURCE_EXHAUSTED at once."""
     config_timeout_s: float = 10.0
@@ -208,7 +210,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log-format", choices=["json", "text"])
-    parser.add_argument("--max-sessions", type=int, help="concurrent conversations (default 200)")
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        help="concurrent conversations per worker (default 250, one core's measured capacity)",
+    )
     parser.add_argument(
         "--max-pending-configs",
         type=int,

@@ -29,7 +29,7 @@ TABLE = [
         "emulator_livekit_port",
     ),
     ("AVATAR_BRIDGE_SHUTDOWN_GRACE_S", "--shutdown-grace-s", 10.0, 3.5, "shutdown_grace_s"),
-    ("AVATAR_BRIDGE_MAX_SESSIONS", "--max-sessions", 200, 7, "limits.max_sessions"),
+    ("AVATAR_BRIDGE_MAX_SESSIONS", "--max-sessions", 250, 7, "limits.max_sessions"),
     ("AVATAR_BRIDGE_FIRST_PACKET_MS", "--first-packet-ms", 400, 250, "session.first_packet_ms"),
     (
         "AVATAR_BRIDGE_KEEP_ALIVE_IDLE_S",
