@@ -22,7 +22,8 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from reliability.helpers import BridgeProcess, emulator_process, wait_active
+from conftest import API_KEY  # tests/conftest.py
+from reliability.helpers import BRIDGE, BridgeProcess, emulator_process, wait_active
 from server.helpers import WAIT_S, Inspector, Stream, lite_config
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -215,3 +216,33 @@ async def test_a_killed_worker_is_replaced_and_its_sessions_stopped_exactly_once
     assert await inspector.active() == []
     assert journal_rows(tmp_path) == 0
     print(f"killed worker 0 ({doomed} sessions): all stopped, {len(kept)} kept on worker 1")
+
+
+async def test_workers_that_keep_dying_end_the_parent_with_exit_1(tmp_path: Path) -> None:
+    """An auth file that does not exist stops every worker at start: after 3 restarts within a
+    minute the parent gives up, so the platform sees a crash loop rather than a silent one."""
+    port = _two_free_ports()
+    proc = await asyncio.create_subprocess_exec(
+        str(BRIDGE),
+        "serve",
+        "--workers",
+        "2",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--auth-file",
+        str(tmp_path / "missing.toml"),
+        env={**os.environ, "LIVEAVATAR_API_KEY": API_KEY},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), 90)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 1
+    lines = err.decode().splitlines()
+    assert sum("worker exited unexpectedly: restarting it" in line for line in lines) == 3
+    assert sum("workers keep dying" in line for line in lines) == 1
