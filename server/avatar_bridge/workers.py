@@ -6,12 +6,14 @@ loop, admission and journal owner; the kernel spreads incoming connections betwe
 conversation: it starts the workers, forwards SIGTERM/SIGINT (graceful drain) and SIGHUP
 (reload), and watches them.
 
-A worker that dies unexpectedly is logged at error level and restarted: its replacement adopts
-the dead worker's journal entries at start (their owner process is gone) and stops the sessions
-they name, while the other workers' conversations go on untouched. Exiting the whole pod for one
-crash would cut every healthy conversation too. Restarts are bounded: past MAX_RESTARTS within
-RESTART_WINDOW_S the parent drains the rest and exits 1, so a crash loop reaches the platform
-(Kubernetes restart count, systemd) instead of being hidden.
+A worker that exits 0 was told to stop (systemd and Ctrl-C signal the whole process group):
+the parent stops the others too. A worker that dies unexpectedly is logged at error level and
+restarted: its replacement adopts the dead worker's journal entries at start (their owner
+process is gone) and stops the sessions they name, while the other workers' conversations go on
+untouched. Exiting the whole pod for one crash would cut every healthy conversation too.
+Restarts are bounded: past MAX_RESTARTS within RESTART_WINDOW_S the parent drains the rest and
+exits 1, so a crash loop reaches the platform (Kubernetes restart count, systemd) instead of
+being hidden.
 
 --max-sessions, --max-pending-configs and the per-principal quotas hold per worker: a pod's
 capacity is workers x --max-sessions. Metrics: worker i serves /metrics on the base port + i.
@@ -167,6 +169,14 @@ class Supervisor:
 
     async def _on_exit(self, worker: _Worker) -> None:
         code = worker.proc.returncode
+        if code == 0:
+            # A worker exits 0 only after a graceful stop: someone signalled it directly (systemd
+            # and a terminal's Ctrl-C signal the whole group). Stop the rest too; restart nothing.
+            log.info(
+                "a worker stopped cleanly: stopping the others", extra={"worker": worker.index}
+            )
+            self._stopping.set()
+            return
         now = time.monotonic()
         while self._restarts and now - self._restarts[0] > RESTART_WINDOW_S:
             self._restarts.popleft()

@@ -246,3 +246,17 @@ async def test_workers_that_keep_dying_end_the_parent_with_exit_1(tmp_path: Path
     lines = err.decode().splitlines()
     assert sum("worker exited unexpectedly: restarting it" in line for line in lines) == 3
     assert sum("workers keep dying" in line for line in lines) == 1
+
+
+async def test_a_worker_signalled_directly_stops_the_whole_bridge_cleanly(tmp_path: Path) -> None:
+    """systemd (KillMode=control-group) and Ctrl-C signal every process of the group: a worker
+    that drains and exits 0 is not a crash, so the parent stops the others and exits 0."""
+    bridge, _ = await start_workers("http://127.0.0.1:9", tmp_path)
+    try:
+        first, _second = worker_pids(bridge)
+        os.kill(first, signal.SIGTERM)
+        assert await bridge.wait_exit(GRACE_S + EXIT_MARGIN_S) == 0, "\n".join(bridge.stderr)
+    finally:
+        await bridge.kill()
+    assert not bridge.lines("restarting it")
+    assert len(bridge.lines('"shut down"')) == 2
