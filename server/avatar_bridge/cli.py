@@ -29,6 +29,7 @@ from avatar_bridge.workers import (
     Supervisor,
     WorkerLogField,
     check_plan,
+    die_with_parent,
     parse_workers,
     worker_config,
     worker_index,
@@ -83,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     workers = parse_workers(args.workers or os.environ.get("AVATAR_BRIDGE_WORKERS") or "1")
     index = worker_index()
     if index is not None:
+        die_with_parent()
         config = worker_config(config, index)
     logs.configure(config.log_level, config.log_format)
     if index is not None:

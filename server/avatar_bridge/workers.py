@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 WORKER_INDEX_ENV = "AVATAR_BRIDGE_WORKER_INDEX"
 """Set by the parent in each worker's environment: the worker's index, 0..N-1."""
+PARENT_ENV = "AVATAR_BRIDGE_WORKER_PARENT"
+"""The parent's pid, so a worker can tell it is already orphaned."""
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 60.0
 EXIT_MARGIN_S = 10.0
@@ -155,7 +157,7 @@ class Supervisor:
         return await self._shutdown()
 
     async def _spawn(self, index: int) -> None:
-        env = {**os.environ, WORKER_INDEX_ENV: str(index)}
+        env = {**os.environ, WORKER_INDEX_ENV: str(index), PARENT_ENV: str(os.getpid())}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -163,7 +165,6 @@ class Supervisor:
             *self._argv,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
         )
         self._workers[index] = _Worker(index, proc, time.monotonic())
 
@@ -226,11 +227,16 @@ class Supervisor:
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM it (graceful drain) if the parent dies, even by SIGKILL."""
+def die_with_parent(env: dict[str, str] | None = None) -> None:
+    """In a worker, first thing: get SIGTERM (a graceful drain) when the parent dies, even by
+    SIGKILL, so no worker outlives its supervisor. Called in the worker rather than between fork
+    and exec, where the parent's threads make arbitrary code unsafe."""
+    parent = (os.environ if env is None else env).get(PARENT_ENV, "")
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if parent.isdigit() and os.getppid() != int(parent):
+        raise SystemExit("avatar-bridge: the supervising parent is gone")  # Died before prctl.
 
 
 class WorkerLogField(logging.Filter):

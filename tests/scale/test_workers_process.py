@@ -260,3 +260,27 @@ async def test_a_worker_signalled_directly_stops_the_whole_bridge_cleanly(tmp_pa
         await bridge.kill()
     assert not bridge.lines("restarting it")
     assert len(bridge.lines('"shut down"')) == 2
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for whoever adopted it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_workers_drain_and_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """No worker outlives a SIGKILLed parent: each gets SIGTERM (PR_SET_PDEATHSIG) and drains."""
+    bridge, _ = await start_workers("http://127.0.0.1:9", tmp_path)
+    pids = worker_pids(bridge)
+    try:
+        bridge.proc.kill()
+        await bridge.wait_exit(WAIT_S)
+        await until(lambda: not any(_running(pid) for pid in pids))
+    finally:
+        for pid in pids:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert len(bridge.lines('"shut down"')) == 2, "\n".join(bridge.stderr)
