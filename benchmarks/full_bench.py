@@ -84,6 +84,19 @@ class Child:
                 rss = int(text.split()[1]) / 1024
         return len(os.listdir(base / "fd")), len(os.listdir(base / "task")), rss
 
+    def thread_cpu(self) -> dict[str, float]:
+        """CPU seconds per thread name (digits dropped: one entry per kind of thread)."""
+        out: dict[str, float] = {}
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                comm = (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # The thread ended meanwhile.
+            name = comm.rstrip("0123456789-_ ") or comm
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+        return out
+
     def quit(self) -> None:
         with _suppress():
             self.command("quit")
@@ -137,6 +150,8 @@ class Step:
     fds_after: int
     threads_after: int
     load_avg: str
+    cpu_pct_by_thread: dict[str, float]
+    """The bridge's CPU over the window by thread name, % of one core (top ones)."""
 
     @property
     def passed(self) -> bool:
@@ -146,6 +161,15 @@ class Step:
             and self.speech_end_lag_max_s < GOAL_LAG_S
             and self.end_after_audio_max_s < GOAL_LAG_S
         )
+
+
+def _thread_share(
+    before: dict[str, float], after: dict[str, float], window: float
+) -> dict[str, float]:
+    """% of one core per thread name over the window, the top 8 (threads that ended: lost)."""
+    share = {k: 100 * (v - before.get(k, 0.0)) / window for k, v in after.items()}
+    top = sorted(share.items(), key=lambda kv: -kv[1])[:8]
+    return {k: round(v, 1) for k, v in top if v > 0}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -196,9 +220,11 @@ async def run_step(sessions: int, args: argparse.Namespace) -> Step:
         spy = None
         if args.profile:
             spy = await _py_spy(bridge.proc.pid, args.seconds, args.profile, sessions)
+        by_thread0 = bridge.thread_cpu()
         cpu0, peer0, load0, t0 = bridge.cpu_s(), peer.cpu_s(), _self_cpu(), time.perf_counter()
         await asyncio.sleep(args.seconds)
         cpu1, peer1, load1, t1 = bridge.cpu_s(), peer.cpu_s(), _self_cpu(), time.perf_counter()
+        by_thread = _thread_share(by_thread0, bridge.thread_cpu(), t1 - t0)
         lag = bridge.command("report")
         if spy is not None:
             await spy.wait()
@@ -251,6 +277,7 @@ def _summary(
         fds_after=m["fds2"],
         threads_after=m["threads2"],
         load_avg=" ".join(f"{x:.2f}" for x in os.getloadavg()),
+        cpu_pct_by_thread=m["by_thread"],
     )
 
 

@@ -19,6 +19,7 @@ Times are `time.perf_counter()` seconds. What a session records:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import time
@@ -161,8 +162,10 @@ async def run_session(
         await call.done_writing()
         await asyncio.wait_for(reader, END_TIMEOUT_S)
         result.status = (await call.code()).name
-    except (TimeoutError, grpc.aio.AioRpcError) as exc:
+    except (TimeoutError, asyncio.InvalidStateError, grpc.aio.AioRpcError) as exc:
         result.errors.append(f"stream: {type(exc).__name__}")
+        with contextlib.suppress(TimeoutError, grpc.aio.AioRpcError):
+            await asyncio.wait_for(reader, END_TIMEOUT_S)  # The end reason, if the call has one.
         call.cancel()
         return
     if speech_ended:
