@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -97,6 +98,15 @@ class Child:
             out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
         return out
 
+    def thread_names(self) -> dict[str, int]:
+        """Threads per name (digits dropped), most first."""
+        names: Counter[str] = Counter()
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                comm = (task / "comm").read_text().strip()
+                names[comm.rstrip("0123456789-_ ") or comm] += 1
+        return dict(names.most_common())
+
     def quit(self) -> None:
         with _suppress():
             self.command("quit")
@@ -133,6 +143,8 @@ class Step:
     speech_end_lag_p50_s: float
     speech_end_lag_max_s: float
     speech_end_missing: int
+    split_speech: int
+    """Sessions whose tone the agent heard as more than one segment (gaps in the audio)."""
     end_after_audio_p50_s: float
     end_after_audio_max_s: float
     bridge_cpu_pct: float
@@ -151,6 +163,8 @@ class Step:
     threads_after: int
     load_avg: str
     cpu_pct_by_thread: dict[str, float]
+    threads_by_name: dict[str, int]
+    """The bridge's threads with the sessions connected, by name."""
     """The bridge's CPU over the window by thread name, % of one core (top ones)."""
 
     @property
@@ -158,6 +172,7 @@ class Step:
         return (
             self.ended_ok == self.sessions
             and self.speech_end_missing == 0
+            and self.split_speech == 0
             and self.speech_end_lag_max_s < GOAL_LAG_S
             and self.end_after_audio_max_s < GOAL_LAG_S
         )
@@ -216,6 +231,7 @@ async def run_step(sessions: int, args: argparse.Namespace) -> Step:
         )
         await streaming.wait()
         fds1, threads1, rss1 = bridge.usage()
+        names = bridge.thread_names()
         bridge.command("reset")
         spy = None
         if args.profile:
@@ -261,6 +277,7 @@ def _summary(
         speech_end_lag_p50_s=_pct(lags, 0.5),
         speech_end_lag_max_s=max(lags, default=float("nan")),
         speech_end_missing=len(connected) - len(lags),
+        split_speech=sum(r.speech_segments > 1 for r in results),
         end_after_audio_p50_s=_pct(ends, 0.5),
         end_after_audio_max_s=max(ends, default=float("nan")),
         bridge_cpu_pct=100 * (m["cpu1"] - m["cpu0"]) / window,
@@ -278,6 +295,7 @@ def _summary(
         threads_after=m["threads2"],
         load_avg=" ".join(f"{x:.2f}" for x in os.getloadavg()),
         cpu_pct_by_thread=m["by_thread"],
+        threads_by_name=m["names"],
     )
 
 
@@ -351,8 +369,10 @@ def markdown(steps: list[Step], info: dict[str, Any], command: str) -> str:
         "peer (emulator + LiveKit-compatible server, aiortc decoding every track) and clients on "
         "core 1. Per-session fds/threads/RSS: all sessions connected less the idle bridge.",
         "",
-        "End reasons / errors per step: "
-        + "; ".join(f"{s.sessions}: {s.end_reasons} {s.errors or ''}" for s in steps),
+        "End reasons / errors / tones heard as several segments per step: "
+        + "; ".join(
+            f"{s.sessions}: {s.end_reasons} {s.errors or ''} split {s.split_speech}" for s in steps
+        ),
         "",
         f"Machine: {info['cpu_model']}, {info['cpus']} CPUs, Python {info['python']}, livekit "
         f"{info['livekit']}; load average at start {info['load_avg_at_start']}, per step "

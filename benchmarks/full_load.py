@@ -9,7 +9,7 @@ half-closes and reads to the end of the call.
 
 Times are `time.perf_counter()` seconds. What a session records:
 * connect_s: the config sent → SessionStateChanged(CONNECTED).
-* speech_end_lag_s: `user_speak_ended` arrived → the tone's last sample's playout, less the
+* speech_end_lag_s: the last `user_speak_ended` arrived → the tone's last sample's playout, less the
   detector's hangover. Audio queued anywhere on the way (the bridge's publisher above all)
   shows here.
 * end_after_audio_s: `session_stopped` arrived → the last audio's playout (the half-close is
@@ -45,6 +45,8 @@ class SessionResult:
     connect_s: float | None = None
     speech_end_lag_s: float | None = None
     end_after_audio_s: float | None = None
+    speech_segments: int = 0
+    """`user_speak_ended` events: 1 unless the agent heard a gap in the tone."""
     end_reason: str = ""
     status: str = ""
     errors: list[str] = field(default_factory=list)
@@ -117,8 +119,9 @@ async def run_session(
             if kind == "session_state_changed":
                 if event.session_state_changed.state == pb.SESSION_STATE_CONNECTED:
                     connected.set()
-            elif kind == "user_speak_ended" and not speech_ended:
-                speech_ended = time.perf_counter()
+            elif kind == "user_speak_ended":
+                speech_ended = time.perf_counter()  # The last one: a gap splits a segment.
+                result.speech_segments += 1
             elif kind == "session_stopped":
                 stopped = time.perf_counter()
                 result.end_reason = pb.StopReason.Name(event.session_stopped.reason)
