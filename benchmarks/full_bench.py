@@ -49,13 +49,17 @@ GOAL_LAG_S = 1.0
 class Child:
     """A benchmark process pinned to one core, speaking line commands on stdin/stdout."""
 
-    def __init__(self, core: int, module: str, *args: str) -> None:
+    def __init__(self, core: int, module: str, *args: str, code: str = "") -> None:
+        env = dict(os.environ)
+        if code:  # Another checkout's avatar_bridge (the baseline) ahead of this one's.
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
             ["taskset", "-c", str(core), sys.executable, "-m", module, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
+            env=env,
         )
 
     def line(self) -> str:
@@ -129,6 +133,8 @@ class _suppress:
 class Step:
     """One run of N USER sessions through a fresh bridge and peer."""
 
+    variant: str
+    """The bridge's code: "this" checkout, or the baseline's server/ directory."""
     sessions: int
     speech_s: float
     chunk_ms: int
@@ -199,7 +205,7 @@ def _self_cpu() -> float:
     return usage.user + usage.system
 
 
-async def run_step(sessions: int, args: argparse.Namespace) -> Step:
+async def run_step(sessions: int, args: argparse.Namespace, code: str = "") -> Step:
     peer = Child(PEER_CORE, "benchmarks.full_peer")
     bridge: Child | None = None
     try:
@@ -212,6 +218,7 @@ async def run_step(sessions: int, args: argparse.Namespace) -> Step:
             api_url,
             "--api-key",
             API_KEY,
+            code=code,
         )
         port = int(bridge.line().split()[1])
         await asyncio.sleep(1.0)
@@ -251,7 +258,7 @@ async def run_step(sessions: int, args: argparse.Namespace) -> Step:
         if bridge is not None:
             bridge.quit()
         peer.quit()
-    return _summary(sessions, args, results, locals())
+    return _summary(sessions, args, results, {**locals(), "variant": code or "this"})
 
 
 def _summary(
@@ -263,6 +270,7 @@ def _summary(
     ends = [r.end_after_audio_s for r in results if r.end_after_audio_s is not None]
     n = max(len(connected), 1)
     return Step(
+        variant=m["variant"],
         sessions=sessions,
         speech_s=args.seconds,
         chunk_ms=args.chunk_ms,
@@ -342,17 +350,21 @@ def _fmt(x: float, digits: int = 2) -> str:
     return "-" if x != x else f"{x:.{digits}f}"  # NaN: nothing measured.
 
 
+def _label(step: Step) -> str:
+    return "this" if step.variant == "this" else "baseline"
+
+
 def markdown(steps: list[Step], info: dict[str, Any], command: str) -> str:
     rows = [
-        "| sessions | ended CLIENT_ENDED | CONNECTED p50 / p90 / max (s) | speech-end lag "
+        "| bridge | sessions | ended CLIENT_ENDED | CONNECTED p50 / p90 / max (s) | speech-end lag "
         "p50 / max (s) | end after audio p50 / max (s) | bridge CPU % | CPU ms / audio-s | "
         "peer CPU % | fds / session | threads / session | RSS MB / session | fds, threads "
         "after | pass |",
-        "|" + "---|" * 13,
+        "|" + "---|" * 14,
     ]
     for s in steps:
         rows.append(
-            f"| {s.sessions} | {s.ended_ok}/{s.sessions} | {_fmt(s.connect_p50_s)} / "
+            f"| {_label(s)} | {s.sessions} | {s.ended_ok}/{s.sessions} | {_fmt(s.connect_p50_s)} / "
             f"{_fmt(s.connect_p90_s)} / {_fmt(s.connect_max_s)} | {_fmt(s.speech_end_lag_p50_s)} / "
             f"{_fmt(s.speech_end_lag_max_s)} | {_fmt(s.end_after_audio_p50_s)} / "
             f"{_fmt(s.end_after_audio_max_s)} | {s.bridge_cpu_pct:.0f} | "
@@ -371,12 +383,13 @@ def markdown(steps: list[Step], info: dict[str, Any], command: str) -> str:
         "",
         "End reasons / errors / tones heard as several segments per step: "
         + "; ".join(
-            f"{s.sessions}: {s.end_reasons} {s.errors or ''} split {s.split_speech}" for s in steps
+            f"{_label(s)} {s.sessions}: {s.end_reasons} {s.errors or ''} split {s.split_speech}"
+            for s in steps
         ),
         "",
         f"Machine: {info['cpu_model']}, {info['cpus']} CPUs, Python {info['python']}, livekit "
         f"{info['livekit']}; load average at start {info['load_avg_at_start']}, per step "
-        + ", ".join(f"{s.sessions}: {s.load_avg}" for s in steps)
+        + ", ".join(f"{_label(s)} {s.sessions}: {s.load_avg}" for s in steps)
         + f". {info['date_utc']}.",
         "",
         f"Command: `{command}`",
@@ -387,9 +400,10 @@ def markdown(steps: list[Step], info: dict[str, Any], command: str) -> str:
 async def amain(args: argparse.Namespace) -> list[Step]:
     steps = []
     for sessions in args.steps:
-        step = await run_step(sessions, args)
-        print(json.dumps(asdict(step)), flush=True)
-        steps.append(step)
+        for code in [args.baseline, ""] if args.baseline else [""]:
+            step = await run_step(sessions, args, code)
+            print(json.dumps(asdict(step)), flush=True)
+            steps.append(step)
     return steps
 
 
@@ -398,7 +412,8 @@ def _in_namespace(argv: list[str]) -> None:
     if os.environ.get("AVATAR_BRIDGE_NETNS") == "1":
         return
     script = ROOT / "tests" / "netns" / "run.sh"
-    cmd = ["bash", str(script), sys.executable, "-m", "benchmarks.full_bench", *argv]
+    skip = ["--skip-ok"] if "--skip-ok" in argv else []  # No namespace: say why, exit 0.
+    cmd = ["bash", str(script), *skip, sys.executable, "-m", "benchmarks.full_bench", *argv]
     os.execvp("bash", cmd)
 
 
@@ -410,6 +425,16 @@ def main() -> None:
     parser.add_argument("--chunk-ms", type=int, default=100)
     parser.add_argument("--ramp", type=float, default=10.0, help="sessions opened per second")
     parser.add_argument("--profile", default="", help="py-spy output path ({n}: sessions)")
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="another checkout's server/ directory: each step runs its bridge first, same run",
+    )
+    parser.add_argument(
+        "--skip-ok",
+        action="store_true",
+        help="when no network namespace can be made, print why and exit 0 (make bench)",
+    )
     parser.add_argument("--out", default=str(RESULTS / "full_latest"))
     argv = sys.argv[1:]
     args = parser.parse_args(argv)

@@ -2,7 +2,8 @@
 
 A FULL session holds a LiveKit room in the SDK's native core: UDP sockets per ICE candidate,
 a signalling WebSocket, eventfds and pipes of its WebRTC threads. The FULL benchmark measured
-45-90 per session (benchmarks/results/full_latest.md); `FDS_PER_FULL_SESSION` keeps a margin.
+9-12 per session (benchmarks/results/full_latest.md; 48-73 before the leg stopped offering
+recvonly video); `FDS_PER_FULL_SESSION` keeps a margin for joins in flight.
 A common soft limit of 1,024 runs out near 14 sessions, and Kubernetes has no pod field for
 `nofile`: the container inherits the runtime's limits. So at start-up the bridge raises its own
 soft limit towards what --max-sessions needs, up to the hard limit (no privilege needed), and
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-FDS_PER_FULL_SESSION = 100
-"""File descriptors budgeted per FULL session (measured 45-90)."""
+FDS_PER_FULL_SESSION = 40
+"""File descriptors budgeted per FULL session (measured 9-12 connected)."""
 BASE_FDS = 256
 """The process without sessions: gRPC, the REST client, logs, the Python runtime."""
 
