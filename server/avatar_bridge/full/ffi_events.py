@@ -25,6 +25,7 @@ fall back to the SDK's own behaviour (correct, only slower) and log it once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -95,9 +96,12 @@ class _CaptureRouter:
 
     def _route(self, event: proto_ffi.FfiEvent) -> bool:
         """On the native core's thread: hand completions to the loop, queue nothing."""
+        if self._loop.is_closed():
+            return False  # A loop that ended with a capture in flight (tests): nothing to do.
         if event.WhichOneof("message") == "capture_audio_frame":
             done = event.capture_audio_frame
-            self._loop.call_soon_threadsafe(self._resolve, done.async_id, done.error)
+            with contextlib.suppress(RuntimeError):  # The loop closed meanwhile.
+                self._loop.call_soon_threadsafe(self._resolve, done.async_id, done.error)
         return False
 
     def _resolve(self, async_id: int, error: str) -> None:
@@ -125,7 +129,7 @@ async def capture(source: rtc.AudioSource, frame: rtc.AudioFrame) -> None:
     router = _routers.get(loop)
     if router is None:
         for stale in [lp for lp in _routers if lp.is_closed()]:
-            del _routers[stale]
+            _routers.pop(stale)._unsubscribe()
         router = _routers[loop] = _CaptureRouter(loop)
     try:
         source._ffi_handle.handle  # noqa: B018 - probes the private attribute
