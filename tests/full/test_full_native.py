@@ -35,7 +35,11 @@ PCM_24K = pb.AudioFormat(
 
 
 def live_transports() -> list[LiveKitTransport]:
-    return [o for o in gc.get_objects() if isinstance(o, LiveKitTransport) and o._joined]
+    return [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, LiveKitTransport) and o._joined and not o._closed
+    ]
 
 
 def room_event(handle: int) -> proto_ffi.FfiEvent:
