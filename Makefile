@@ -7,7 +7,7 @@ NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: plugin-venv help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long bench-scale web fuzz
+.PHONY: plugin-venv help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long bench-scale web fuzz bench-full
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
@@ -118,6 +118,17 @@ $(BENCH_STAMP): $(STAMP)
 # Bridge vs direct client, capacity on one pinned core, memory, loop lag, first speech (< 3 min).
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.full_bench --skip-ok --steps 10 --seconds 5 \
+		--out benchmarks/results/full_quick
+
+# FULL mode: USER sessions publishing real-time microphone audio, 10/25/50/75 sessions, each
+# step also run on the bridge of FULL_BASELINE_REF (before the FULL work) in the same run, in a
+# private network namespace (tests/netns/run.sh). About 12 minutes; results/full_latest.*.
+FULL_BASELINE_REF ?= 017c047
+bench-full: $(BENCH_STAMP)
+	rm -rf build/full-baseline && mkdir -p build/full-baseline
+	git archive $(FULL_BASELINE_REF) server | tar -x -C build/full-baseline
+	$(BIN)/python -m benchmarks.full_bench --baseline build/full-baseline/server
 
 # The same with longer steps, more of them, and uvloop beside asyncio's loop (about 15 min).
 bench-long: $(BENCH_STAMP)

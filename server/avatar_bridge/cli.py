@@ -20,7 +20,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from avatar_bridge import config as config_module
-from avatar_bridge import logs
+from avatar_bridge import logs, rlimits
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.security.allowlist import host_entry
 from avatar_bridge.security.keys import hash_key, new_key
@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         check_plan(config, workers)
         supervisor = Supervisor(sys.argv[1:] if argv is None else argv, workers, config)
         sys.exit(asyncio.run(supervisor.run()))
+    rlimits.check_nofile(config.limits.max_sessions)  # FULL sessions need many fds each.
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(config))
 

@@ -14,8 +14,10 @@ Built on the real `livekit` SDK (`livekit.rtc`). What it does, and why:
   so it runs the REST keep-alive callback instead (in the background; one at a time).
 * Audio is published as a microphone track of 24 kHz mono PCM16, created by `prepare_audio()`
   (the leg calls it when the conversation will carry audio) or else on first use. A
-  background task paces it into the SDK's AudioSource in 20 ms frames (its own queue is
-  `SOURCE_QUEUE_MS`, so `capture_frame` returns at real-time speed). `publish_audio()` only
+  background task paces it into the SDK's AudioSource up to `CAPTURE_MS` per native call
+  (`ffi_events.capture`; the source's own queue is `SOURCE_QUEUE_MS`, so a capture returns at
+  real-time speed). The room's native-event subscription is narrowed to its own events
+  (`ffi_events.quiet_room`): N sessions cost O(N), not O(N²). `publish_audio()` only
   queues: it returns at once while fewer than `MAX_QUEUED_MS` are waiting and otherwise waits
   for room (backpressure), so a big chunk never holds the conversation's loop for its duration.
   The bound is soft by one chunk: a chunk is queued whole once there is room. Normally the
@@ -50,6 +52,7 @@ from livekit import rtc
 from livekit.rtc.room import EventTypes as RoomEvent
 
 from avatar_bridge.errors import UpstreamClosed, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from avatar_bridge.full import ffi_events
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,11 @@ SAMPLE_RATE_HZ = 24_000
 FRAME_MS = 20
 FRAME_BYTES = SAMPLE_RATE_HZ * FRAME_MS // 1000 * 2
 """One 20 ms frame of 24 kHz mono PCM16."""
+BYTES_PER_S = SAMPLE_RATE_HZ * 2
+CAPTURE_MS = 100
+"""Audio handed to the native source per call, at most (when that much is queued): each call is
+an FFI round trip and a completion event, so fewer calls cost less CPU (see ffi_events)."""
+CAPTURE_BYTES = CAPTURE_MS * BYTES_PER_S // 1000
 SOURCE_QUEUE_MS = 200
 """The SDK AudioSource's own buffer: small, so clear_audio() leaves little behind."""
 MAX_QUEUED_MS = 15_000
@@ -141,6 +149,8 @@ class LiveKitTransport:
         self._publisher: asyncio.Task[None] | None = None
         self._publisher_error: UpstreamError | None = None
         self._source: rtc.AudioSource | None = None
+        self._play_end = 0.0
+        """Loop time when the audio handed to the native source has played out."""
         self._track: rtc.LocalAudioTrack | None = None
         self._keep_alive_task: asyncio.Task[None] | None = None
         self._closed = False
@@ -185,8 +195,13 @@ class LiveKitTransport:
 
     async def _join(self) -> None:
         # The bridge never plays the avatar's media: not subscribing saves its bandwidth.
+        # Two peer connections (LiveKit's v0 signalling) rather than the SDK's default single
+        # one: the single one's join offer carries three recvonly audio and three video
+        # sections, and libwebrtc gives each video one two threads and its sockets. Measured
+        # (FULL benchmark, 25 sessions): 8.4 -> 2.4 threads and 77 -> 11 fds per session.
         options = rtc.RoomOptions(
             auto_subscribe=False,
+            single_peer_connection=False,
             connect_timeout=min(SIGNAL_ATTEMPT_TIMEOUT_S, self._connect_timeout_s),
         )
         joining = asyncio.ensure_future(self._room.connect(self._url, self._token, options))
@@ -204,6 +219,7 @@ class LiveKitTransport:
             raise
         except rtc.ConnectError as exc:
             raise UpstreamUnavailable(f"could not join the session's LiveKit room: {exc}") from exc
+        ffi_events.quiet_room(self._room)
 
     def _abandon_join(self, joining: asyncio.Future[None]) -> None:
         """Nobody waits for this join any more: when it finishes, leave the room at once."""
@@ -514,6 +530,7 @@ class LiveKitTransport:
         self._set_queued(0)
         if self._source is not None:
             self._source.clear_queue()
+        self._play_end = 0.0
 
     def _enqueue(self, item: bytes | dict[str, Any], size: int) -> None:
         self._frames.append(item)
@@ -534,15 +551,16 @@ class LiveKitTransport:
                     self._has_work.clear()
                     await self._has_work.wait()
                     continue
-                item = self._frames.popleft()
-                if isinstance(item, dict):
+                if isinstance(self._frames[0], dict):
+                    command = self._frames.popleft()
+                    assert isinstance(command, dict)
                     await self._wait_for_playout()
-                    await self._publish_data(item)
+                    await self._publish_data(command)
                     continue
-                self._set_queued(self._queued_bytes - len(item))
+                pcm = self._take_pcm()
+                self._set_queued(self._queued_bytes - len(pcm))
                 source = self._source or await self._start_track()
-                frame = rtc.AudioFrame(item, SAMPLE_RATE_HZ, 1, len(item) // 2)
-                await source.capture_frame(frame)
+                await self._capture(source, pcm)
         except asyncio.CancelledError:
             raise
         except UpstreamError as exc:
@@ -554,11 +572,29 @@ class LiveKitTransport:
             )
         self._has_room.set()  # Never leave publish_audio() waiting on a dead publisher.
 
+    def _take_pcm(self) -> bytes:
+        """Consecutive queued frames, up to CAPTURE_MS: one native call for all of them."""
+        parts: list[bytes] = []
+        size = 0
+        while self._frames and size < CAPTURE_BYTES:
+            head = self._frames[0]
+            if isinstance(head, dict) or (parts and size + len(head) > CAPTURE_BYTES):
+                break
+            self._frames.popleft()
+            parts.append(head)
+            size += len(head)
+        return b"".join(parts)
+
+    async def _capture(self, source: rtc.AudioSource, pcm: bytes) -> None:
+        frame = rtc.AudioFrame(pcm, SAMPLE_RATE_HZ, 1, len(pcm) // 2)
+        loop = asyncio.get_running_loop()
+        # Playout clock: the native source plays what it holds in real time.
+        self._play_end = max(self._play_end, loop.time()) + len(pcm) / BYTES_PER_S
+        await ffi_events.capture(source, frame)
+
     async def _wait_for_playout(self) -> None:
         if self._source is not None:
-            wait_s = self._source.queued_duration + 1.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._source.wait_for_playout(), wait_s)
+            await asyncio.sleep(max(0.0, self._play_end - asyncio.get_running_loop().time()))
 
     async def _start_track(self) -> rtc.AudioSource:
         source = rtc.AudioSource(SAMPLE_RATE_HZ, 1, queue_size_ms=SOURCE_QUEUE_MS)
