@@ -8,7 +8,7 @@
     ├── LimitExceeded                RESOURCE_EXHAUSTED: a server limit (sessions, sizes)
     ├── PermissionDenied             PERMISSION_DENIED: the caller may not do this
     ├── Unauthenticated              UNAUTHENTICATED: no valid caller credential
-    ├── Overloaded                   UNAVAILABLE: load shedding, a retry elsewhere may work
+    ├── Overloaded                   RESOURCE_EXHAUSTED: load shedding, as the session limit
     │   └── Draining                 UNAVAILABLE: SIGTERM received, retry on another instance
     ├── ClientTooSlow                DEADLINE_EXCEEDED: the client missed a bridge deadline
     └── UpstreamError                LiveAvatar (REST, WebSocket or LiveKit) misbehaved
@@ -124,9 +124,13 @@ class Unauthenticated(BridgeError):
 
 
 class Overloaded(BridgeError):
-    """The process sheds load: a retry, on this instance later or on another, may succeed."""
+    """The process sheds load: a retry, on this instance later or on another, may succeed.
 
-    grpc_code = grpc.StatusCode.UNAVAILABLE
+    RESOURCE_EXHAUSTED, like the calibrated session limit: both say "this bridge is full", so a
+    client handles one code for overload (issue 9: "overload is refused, never shared").
+    """
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "OVERLOADED"
     retry_after_s: float | None = 1.0
 
@@ -134,6 +138,7 @@ class Overloaded(BridgeError):
 class Draining(Overloaded):
     """The process is draining for exit: live calls go on, new ones belong elsewhere."""
 
+    grpc_code = grpc.StatusCode.UNAVAILABLE  # Not full: going away; the next instance will do.
     reason = "DRAINING"
     retry_after_s = 0.0
 

@@ -88,7 +88,7 @@ def test_load_shedding_policy_refuses_unavailable_while_overloaded() -> None:
     lag.lagging = True
     with pytest.raises(BridgeError) as shed:
         admission.admit(_who("a"))
-    assert shed.value.grpc_code is grpc.StatusCode.UNAVAILABLE
+    assert shed.value.grpc_code is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert admission.sessions.in_use == 0
 
 

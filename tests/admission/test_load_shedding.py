@@ -1,5 +1,6 @@
 """Overload is refused, not shared: with --shed-lag-ms, a lagging event loop refuses new
-conversations with UNAVAILABLE (retry elsewhere) and admits them again once it recovers."""
+conversations with RESOURCE_EXHAUSTED (as the session limit does) and admits them again once it
+recovers."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ async def test_a_lagging_loop_refuses_new_conversations_then_recovers(emulator: 
             await refused.send(lite_config())
             with pytest.raises(grpc.aio.AioRpcError) as error:
                 await refused.started()
-            assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert "overloaded" in (error.value.details() or "")
             calm.set()
             await hog
@@ -57,7 +58,7 @@ async def test_a_lagging_loop_refuses_new_conversations_then_recovers(emulator: 
                         await attempt.started()
                         admitted = attempt
                     except grpc.aio.AioRpcError as again:
-                        assert again.code() == grpc.StatusCode.UNAVAILABLE
+                        assert again.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
                         await asyncio.sleep(0.2)
             await admitted.half_close()
             await admitted.drain()
