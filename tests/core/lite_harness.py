@@ -143,8 +143,8 @@ class Harness:
         return [str(m["type"]) for m in self.upstream]
 
     def packets(self) -> list[bytes]:
-        """The PCM of each agent.speak, in order."""
-        return [base64.b64decode(m["audio"]) for m in self.sent("agent.speak")]
+        """The PCM of each agent.speak, in order. Strict base64: no newline, no padding junk."""
+        return [base64.b64decode(m["audio"], validate=True) for m in self.sent("agent.speak")]
 
     def packet_ms(self) -> list[float]:
         return [len(p) / BYTES_PER_MS for p in self.packets()]

@@ -65,6 +65,51 @@ def test_an_interrupt_while_held_keeps_the_other_commands_and_is_not_sent_itself
     assert h.of("warning") == []  # The held speak_end went with its audio.
 
 
+def test_held_audio_dropped_by_an_interrupt_is_never_sent() -> None:
+    h = Harness()
+    h.audio(tone(500), rid="u")
+    h.interrupt()
+    h.connect()
+    assert h.upstream == []
+    assert h.core.pending_audio_ms() == 0
+
+
+def test_audio_held_after_an_interrupt_is_a_new_utterance() -> None:
+    h = Harness()
+    h.audio(tone(100), rid="a")
+    h.audio(tone(100))
+    assert h.core.pending_audio_ms() == 200
+    h.interrupt()
+    h.audio(tone(60), rid="b")
+    h.audio(tone(40))
+    assert h.core.pending_audio_ms() == 100
+    h.close()
+    assert h.dropped() == [
+        ("a", 200 * BYTES_PER_MS, 200, INTERRUPTED),
+        ("b", 100 * BYTES_PER_MS, 100, SESSION_ENDED),
+    ]
+
+
+def test_half_close_before_connected_ends_the_held_utterance_once_connected() -> None:
+    h = Harness()
+    h.audio(tone(300), rid="u1")
+    h.eof()
+    h.connect()
+    assert h.kinds() == ["session_state_changed"]  # No error, no warning.
+    assert h.kinds_up() == ["agent.speak", "agent.speak_end"]
+    assert h.sent_audio() == tone(300)
+
+
+def test_held_audio_without_speak_end_stays_open_once_connected() -> None:
+    h = Harness()
+    h.audio(tone(200), rid="u")
+    h.connect()
+    assert h.upstream == []  # Below the first packet, and the utterance is not over.
+    h.audio(tone(200))
+    assert h.kinds_up() == ["agent.speak"]
+    assert h.sent_audio() == tone(200) * 2
+
+
 def test_an_interrupt_with_no_held_audio_drops_nothing() -> None:
     h = Harness()
     h.request("l1", start_listening=pb.StartListening())
@@ -101,6 +146,7 @@ def test_audio_held_then_sent_at_connected_is_not_dropped_at_close() -> None:
     h.connect()
     h.close()
     assert h.sent_audio() == tone(400)
+    assert h.kinds_up() == ["agent.speak"]  # No speak_end: the client did not end it.
     assert h.dropped() == []
 
 
@@ -112,6 +158,7 @@ def test_an_empty_chunk_held_then_half_close_is_drained_once_connected() -> None
     h.connect()
     assert h.core.drained
     assert h.upstream == []
+    assert h.kinds() == ["session_state_changed"]
 
 
 # Close once connected.

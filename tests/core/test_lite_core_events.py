@@ -290,6 +290,20 @@ def test_talking_starts_the_oldest_turn_and_idle_ends_it() -> None:
     ]
 
 
+def test_the_avatar_state_comes_before_the_speak_event_it_causes() -> None:
+    h = Harness()
+    _two_committed_turns(h)
+    h.up(type="agent.state_updated", previous_state="idle", new_state="talking")
+    h.up(type="agent.state_updated", previous_state="talking", new_state="idle")
+    assert h.kinds() == [
+        "session_state_changed",
+        "avatar_state_changed",
+        "avatar_speak_started",
+        "avatar_state_changed",
+        "avatar_speak_ended",
+    ]
+
+
 def test_leaving_talking_for_any_state_ends_the_playing_turn() -> None:
     h = Harness()
     _two_committed_turns(h)
@@ -374,6 +388,66 @@ def test_speak_interrupted_without_an_interrupt_ends_a_started_turn_interrupted(
     h.up(type="agent.speak_interrupted", event_id=a)  # Redelivered.
     h.up(type="agent.speak_ended", event_id=a)
     assert h.speak_events() == [("started", "A"), ("interrupted", "A")]
+
+
+def test_interrupted_events_echo_the_utterance_id_as_request_id() -> None:
+    h = Harness()
+    a, _b = _two_committed_turns(h)
+    h.up(type="agent.speak_started", event_id=a)
+    h.up(type="agent.speak_interrupted", event_id=a)
+    h.interrupt()
+    h.up(type="agent.speak_started", event_id=h.speak_id(1))
+    h.advance(5)  # B's interrupt is never confirmed: reported after the grace period.
+    assert h.with_rid("avatar_speak_interrupted") == [
+        ("A", pb.AvatarSpeakInterrupted(utterance_id="A")),
+    ]
+    assert h.speak_events()[-1] == ("interrupted", "A")
+
+
+def test_every_started_turn_is_reported_interrupted_when_the_interrupt_is_confirmed() -> None:
+    h = Harness()
+    a, b = _two_committed_turns(h)
+    h.up(type="agent.speak_started", event_id=a)
+    h.up(type="agent.speak_started", event_id=b)  # LiveAvatar overlapped them.
+    h.interrupt("i")
+    h.up(type="agent.audio_buffer_cleared", source_event_id=h.upstream[-1]["event_id"])
+    assert h.speak_events() == [
+        ("started", "A"),
+        ("started", "B"),
+        ("interrupted", "A"),
+        ("interrupted", "B"),
+    ]
+    assert [rid for rid, _ in h.with_rid("avatar_speak_interrupted")] == ["A", "B"]
+
+
+def test_after_liveavatar_interrupts_an_utterance_nothing_more_is_reported_for_it() -> None:
+    """The client may keep streaming the utterance LiveAvatar cut: it stays over."""
+    h = Harness()
+    h.connect()
+    h.audio(tone(400), rid="u")
+    uid = h.speak_id()
+    h.up(type="agent.speak_started", event_id=uid)
+    h.up(type="agent.speak_interrupted", event_id=uid)
+    h.audio(tone(400))
+    h.speak_end()
+    assert h.sent("agent.speak_end") == [{"type": "agent.speak_end", "event_id": uid}]
+    h.up(type="agent.state_updated", previous_state="idle", new_state="talking")
+    h.up(type="agent.state_updated", previous_state="talking", new_state="idle")
+    assert h.speak_events() == [("started", "u"), ("interrupted", "u")]
+
+
+def test_events_naming_an_utterance_that_never_reached_liveavatar_yield_nothing() -> None:
+    h = Harness()
+    h.connect()
+    h.audio(tone(100), rid="u")  # Below the first packet: its event_id id1 never went.
+    h.interrupt()
+    h.up(type="agent.speak_started", event_id="id1")
+    h.up(type="agent.speak_ended", event_id="id1")
+    h.up(type="agent.audio_buffer_appended", source_event_id="id1")
+    assert h.speak_events() == []
+    assert h.of("audio_buffer_updated") == [
+        pb.AudioBufferUpdated(action=pb.AUDIO_BUFFER_ACTION_APPENDED, utterance_id="")
+    ]
 
 
 def test_speak_interrupted_for_a_turn_that_never_started_yields_nothing() -> None:

@@ -124,6 +124,39 @@ def test_a_chunk_arriving_while_the_queue_is_at_most_low_water_plus_first_packet
     assert h.packet_times() == [0, 0, 0, 0, 0.5]
 
 
+def test_a_timer_tick_is_not_an_arrival() -> None:
+    """Between arrivals only the low-water rule sends: at t=0.25 the queue (625 ms) is under the
+    arrival threshold (750 ms) but a 125 ms packet waits for 375 ms."""
+    h = Harness(first_packet_ms=500, packet_ms=1000, low_water_ms=250)
+    h.connect()
+    h.audio(tone(500))
+    for _ in range(4):
+        h.audio(tone(125))
+    assert h.packet_ms() == [500, 125, 125, 125]
+    h.now = 0.25
+    h.timer()
+    assert h.packet_ms() == [500, 125, 125, 125]
+
+
+def test_one_chunk_can_fill_several_packets_each_judged_against_the_queue_it_leaves() -> None:
+    """875 ms in one chunk, first 500, packets 250, low water 250: 500 goes (queue 0), 250 goes
+    (queue 500 ms = 250 + 250), 125 goes because the queue is then exactly 750 ms, the
+    arrival threshold."""
+    h = Harness(first_packet_ms=500, packet_ms=250, low_water_ms=250)
+    h.connect()
+    h.audio(tone(875))
+    assert h.packet_ms() == [500, 250, 125]
+
+
+def test_a_short_remainder_goes_with_the_first_packet_while_the_queue_is_short() -> None:
+    """450 ms: 400 ms, then the last 50 ms at once (queue 400 ms <= 300 + 400), although by the
+    low-water rule alone a 50 ms packet would wait for a 350 ms queue."""
+    h = Harness(first_packet_ms=400, packet_ms=1000, low_water_ms=300)
+    h.connect()
+    h.audio(tone(450))
+    assert h.packet_ms() == [400, 50]
+
+
 def test_a_timer_before_the_due_time_sends_nothing() -> None:
     h = Harness(first_packet_ms=500, packet_ms=1000, low_water_ms=250)
     h.connect()
@@ -216,6 +249,18 @@ def test_the_rate_threshold_is_1_3_times_real_time_after_the_first_chunk() -> No
     assert slow.packets() == []
 
 
+def test_exactly_1_3_times_real_time_counts_as_fast_whenever_the_utterance_starts() -> None:
+    """At t=8: 40 ms, then 81.25 ms in 3 chunks 62.5 ms later: 81.25 = 1.3 x 62.5, exactly."""
+    h = Harness(first_packet_ms=400)
+    h.connect()
+    h.advance_to(8.0)
+    h.audio(tone(40))
+    h.advance_to(8.0625)
+    for _ in range(3):
+        h.audio(tone(40)[:1300])
+    assert [len(p) for p in h.packets()] == [40 * BYTES_PER_MS + 3 * 1300]
+
+
 def test_a_large_first_chunk_does_not_make_a_real_time_source_look_fast() -> None:
     """The first chunk marks time zero: 300 ms at once, then 20 ms every 20 ms, is real time."""
     h = Harness(first_packet_ms=400)
@@ -258,7 +303,13 @@ def test_keep_alive_goes_exactly_keep_alive_idle_s_after_the_last_message() -> N
 def test_every_command_resets_the_keep_alive_clock() -> None:
     h = Harness(keep_alive_idle_s=8.0)
     h.connect()
-    h.advance(5)
+    h.advance(2)
+    h.request("k", keep_alive=pb.KeepAlive())
+    assert h.core.next_deadline() == 10.0
+    h.advance(1)
+    h.request("l", start_listening=pb.StartListening())
+    assert h.core.next_deadline() == 11.0
+    h.advance(2)
     h.request("s", stop_listening=pb.StopListening())
     assert h.core.next_deadline() == 13.0
     h.advance(6)
@@ -308,6 +359,26 @@ def test_half_close_waits_for_the_avatar_at_most_ten_seconds_past_the_estimated_
     assert not h.core.drained
     h.advance_to(10.5)
     assert h.core.drained
+
+
+def test_the_drain_wait_is_counted_from_the_half_close() -> None:
+    h = Harness(drain_timeout_s=30)
+    h.connect()
+    h.advance_to(4.0)
+    h.audio(tone(500), rid="u1")
+    h.eof()  # 500 ms queued from t=4: wait until 4 + 0.5 + 10.
+    assert h.core.next_deadline() == 14.5
+
+
+def test_half_close_speak_end_is_acknowledged_under_the_utterance_id() -> None:
+    """The flush at half-close has no request of its own: LiveAvatar's commit ack echoes the
+    utterance's id."""
+    h = Harness()
+    h.connect()
+    h.audio(tone(500), rid="u1")
+    h.eof()
+    h.up(type="agent.audio_buffer_committed", source_event_id=h.speak_id())
+    assert [e.request_id for e in h.events if e.HasField("audio_buffer_updated")] == ["u1"]
 
 
 def test_half_close_waits_no_longer_than_drain_timeout_s() -> None:
