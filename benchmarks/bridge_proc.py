@@ -57,7 +57,16 @@ if __name__ == "__main__":
     parser.add_argument("--max-sessions", type=int, default=100_000)
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--websockets-send",
+        action="store_true",
+        help="A/B: every LITE frame through websockets' send(), not the direct framer",
+    )
     args = parser.parse_args()
+    if args.websockets_send:
+        from avatar_bridge.lite import transport
+
+        transport.write_text_now = lambda ws, payload: False
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
     if args.uvloop:
         import uvloop

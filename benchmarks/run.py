@@ -70,10 +70,10 @@ class Step:
 class BridgeProcess:
     """benchmarks.bridge_proc in a child process pinned to one core."""
 
-    def __init__(self, *, uvloop: bool) -> None:
+    def __init__(self, *, uvloop: bool, extra: tuple[str, ...] = ()) -> None:
         args = ["taskset", "-c", str(BRIDGE_CORE), sys.executable, "-m", "benchmarks.bridge_proc"]
         self.proc = subprocess.Popen(
-            args + (["--uvloop"] if uvloop else []),
+            args + (["--uvloop"] if uvloop else []) + list(extra),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -129,8 +129,9 @@ async def run_step(
     seconds: float,
     uvloop: bool,
     profile: Path | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Step:
-    bridge = BridgeProcess(uvloop=uvloop)
+    bridge = BridgeProcess(uvloop=uvloop, extra=extra)
     try:
         await asyncio.sleep(0.5)
         rss_start = bridge.rss_mb()
@@ -150,7 +151,10 @@ async def run_step(
         await streaming.wait()
         rss_idle = bridge.rss_mb()
         bridge.command("reset")
-        spy = None if profile is None else await _py_spy(bridge.proc.pid, seconds, profile)
+        spy = None
+        if profile is not None:
+            record = _perf if profile.suffix == ".data" else _py_spy
+            spy = await record(bridge.proc.pid, seconds, profile)
         cpu0, load0, t0 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
         await asyncio.sleep(seconds / 2)
         rss_streaming = bridge.rss_mb()
@@ -205,6 +209,27 @@ async def _py_spy(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Pro
         "--nonblocking",
         "-o",
         str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def _perf(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Process:
+    """Sample the bridge's native stacks (gRPC's C core, the interpreter, the kernel) with perf;
+    `perf report -i FILE --no-children --sort dso,sym` reads them."""
+    return await asyncio.create_subprocess_exec(
+        "perf",
+        "record",
+        "-F",
+        "499",
+        "-g",
+        "-p",
+        str(pid),
+        "-o",
+        str(out),
+        "--",
+        "sleep",
+        str(int(seconds)),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -267,9 +292,14 @@ async def main(args: argparse.Namespace) -> None:
     await sink.start()
     if args.profile:
         sessions, chunk_ms = args.profile
-        out = RESULTS / f"profile-{sessions}x{chunk_ms}ms.txt"
+        suffix = "data" if args.perf else "txt"
+        out = RESULTS / f"profile-{sessions}x{chunk_ms}ms.{suffix}"
         step = await run_step(sink, sessions, chunk_ms, args.seconds, args.uvloop, profile=out)
         print(json.dumps(asdict(step)))
+        await sink.close()
+        return
+    if args.compare:
+        await compare(sink, args)
         await sink.close()
         return
     report: dict[str, Any] = {"machine": machine(), "steps": [], "cpu": {}}
@@ -309,6 +339,33 @@ async def main(args: argparse.Namespace) -> None:
     write_results(report)
 
 
+async def compare(sink: Sink, args: argparse.Namespace) -> None:
+    """A/B in one run: the bridge with `--compare` flags against the bridge as it is, alternated
+    `--repeats` times at each `--compare-sessions` count (100 ms chunks)."""
+    flags = tuple(f"--{flag}" for flag in args.compare.split(","))
+    rows = []
+    for sessions in args.compare_sessions:
+        for repeat in range(args.repeats):
+            for variant in (flags, ()):
+                step = await run_step(sink, sessions, 100, args.seconds, False, extra=variant)
+                row = {
+                    "variant": " ".join(variant) or "default",
+                    "repeat": repeat,
+                    "load_average": os.getloadavg(),
+                } | asdict(step)
+                rows.append(row)
+                print(
+                    f"{row['variant']:>20} n={sessions:<5} cpu {step.cpu_ms_per_audio_s:.3f} ms/s "
+                    f"({step.bridge_cpu_pct:.0f} %) p99 {step.latency_p99_ms:.1f} ms "
+                    f"lag p99 {step.lag_p99_ms:.1f} ms errors {step.errors} "
+                    f"load {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"compare-{args.compare.replace(',', '+')}.json"
+    out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
+
+
 def write_results(report: dict[str, Any]) -> None:
     from benchmarks.report import markdown, plot
 
@@ -336,6 +393,16 @@ if __name__ == "__main__":
         type=_ints,
         help="SESSIONS,CHUNK_MS: one step under py-spy (collapsed stacks in results/), then exit",
     )
+    parser.add_argument(
+        "--perf", action="store_true", help="with --profile: perf's native stacks, not py-spy's"
+    )
+    parser.add_argument(
+        "--compare",
+        help="FLAG[,FLAG]: A/B the bridge with these bridge_proc flags (no dashes) against "
+        "the default, alternated; writes results/compare-FLAGS.json",
+    )
+    parser.add_argument("--compare-sessions", type=_ints, default=_ints("300,1000"))
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-first-speech", dest="first_speech", action="store_false")
     parser.add_argument("--first-speech-repeats", type=int, default=1)
     asyncio.run(main(parser.parse_args()))
