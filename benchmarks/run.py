@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from avatar_bridge import event_loop
 from benchmarks.lite_load import run_sessions
 from benchmarks.sink import Sink
 
@@ -27,6 +28,8 @@ RESULTS = Path(__file__).parent / "results"
 BRIDGE_CORE, LOAD_CORE = 0, 1
 TICKS = os.sysconf("SC_CLK_TCK")
 GOAL_P99_MS, GOAL_LAG_MS = 20.0, 10.0
+DEFAULT_UVLOOP = event_loop.resolve("auto") == "uvloop"
+"""Steps run on the server's default loop."""
 
 
 @dataclass
@@ -73,7 +76,7 @@ class BridgeProcess:
     def __init__(self, *, uvloop: bool, extra: tuple[str, ...] = ()) -> None:
         args = ["taskset", "-c", str(BRIDGE_CORE), sys.executable, "-m", "benchmarks.bridge_proc"]
         self.proc = subprocess.Popen(
-            args + (["--uvloop"] if uvloop else []) + list(extra),
+            [*args, "--uvloop" if uvloop else "--asyncio", *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -294,7 +297,7 @@ async def main(args: argparse.Namespace) -> None:
         sessions, chunk_ms = args.profile
         suffix = "data" if args.perf else "txt"
         out = RESULTS / f"profile-{sessions}x{chunk_ms}ms.{suffix}"
-        step = await run_step(sink, sessions, chunk_ms, args.seconds, args.uvloop, profile=out)
+        step = await run_step(sink, sessions, chunk_ms, args.seconds, not args.asyncio, profile=out)
         print(json.dumps(asdict(step)))
         await sink.close()
         return
@@ -302,27 +305,12 @@ async def main(args: argparse.Namespace) -> None:
         await compare(sink, args)
         await sink.close()
         return
-    report: dict[str, Any] = {"machine": machine(), "steps": [], "cpu": {}}
+    report: dict[str, Any] = {"machine": machine(), "steps": [], "cpu": []}
     try:
-        # CPU per audio-second, side by side in the same run.
-        cpu_step = await run_step(sink, args.cpu_sessions, 100, args.seconds, False)
-        report["steps"].append(asdict(cpu_step))
-        baseline = await run_baseline(sink, args.cpu_sessions, 100, args.seconds)
-        same_packets = await run_baseline(sink, args.cpu_sessions, 100, args.seconds, (100, 100))
-        report["cpu"] = {
-            "sessions": args.cpu_sessions,
-            "bridge_ms_per_audio_s": cpu_step.cpu_ms_per_audio_s,
-            "baseline_ms_per_audio_s": baseline,
-            "ratio": cpu_step.cpu_ms_per_audio_s / baseline,
-            "baseline_100ms_packets_ms_per_audio_s": same_packets,
-            "ratio_100ms_packets": cpu_step.cpu_ms_per_audio_s / same_packets,
-            "load_average": os.getloadavg(),
-        }
-        print(json.dumps(report["cpu"]), flush=True)
         for chunk_ms, steps in ((100, args.steps_100), (20, args.steps_20)):
             failures = 0
             for n in steps:
-                for use_uvloop in (False, True) if args.uvloop else (False,):
+                for use_uvloop in (True, False) if args.uvloop else (DEFAULT_UVLOOP,):
                     step = await run_step(sink, n, chunk_ms, args.seconds, use_uvloop)
                     row = asdict(step) | {"passed": step.passed, "load_average": os.getloadavg()}
                     report["steps"].append(row)
@@ -330,6 +318,38 @@ async def main(args: argparse.Namespace) -> None:
                     failures = 0 if step.passed else failures + 1
                 if failures >= 2:
                     break
+        # CPU per audio-second against the direct clients, side by side in the same run, at
+        # several session counts: a bridge process's fixed and per-wake-up costs weigh most at
+        # few sessions. Reuses the capacity steps' bridge figures where the counts match.
+        report["cpu"] = []
+        for n in args.cpu_sessions:
+            step = next(
+                (
+                    Step(**{k: v for k, v in row.items() if k in Step.__dataclass_fields__})
+                    for row in report["steps"]
+                    if row["sessions"] == n
+                    and row["chunk_ms"] == 100
+                    and row["uvloop"] == DEFAULT_UVLOOP
+                ),
+                None,
+            )
+            if step is None:
+                step = await run_step(sink, n, 100, args.seconds, DEFAULT_UVLOOP)
+                report["steps"].insert(0, asdict(step) | {"passed": step.passed})
+            baseline = await run_baseline(sink, n, 100, args.seconds)
+            same_packets = await run_baseline(sink, n, 100, args.seconds, (100, 100))
+            row = {
+                "sessions": n,
+                "bridge_ms_per_audio_s": step.cpu_ms_per_audio_s,
+                "bridge_cpu_pct": step.bridge_cpu_pct,
+                "baseline_ms_per_audio_s": baseline,
+                "ratio": step.cpu_ms_per_audio_s / baseline,
+                "baseline_100ms_packets_ms_per_audio_s": same_packets,
+                "ratio_100ms_packets": step.cpu_ms_per_audio_s / same_packets,
+                "load_average": os.getloadavg(),
+            }
+            report["cpu"].append(row)
+            print(json.dumps(row), flush=True)
     finally:
         await sink.close()
     if args.first_speech:
@@ -347,7 +367,9 @@ async def compare(sink: Sink, args: argparse.Namespace) -> None:
     for sessions in args.compare_sessions:
         for repeat in range(args.repeats):
             for variant in (flags, ()):
-                step = await run_step(sink, sessions, 100, args.seconds, False, extra=variant)
+                step = await run_step(
+                    sink, sessions, 100, args.seconds, DEFAULT_UVLOOP, extra=variant
+                )
                 row = {
                     "variant": " ".join(variant) or "default",
                     "repeat": repeat,
@@ -384,10 +406,13 @@ def _ints(text: str) -> list[int]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--cpu-sessions", type=int, default=50)
+    parser.add_argument("--cpu-sessions", type=_ints, default=_ints("50,500,1000"))
     parser.add_argument("--steps-100", type=_ints, default=_ints("100,500,1000"))
     parser.add_argument("--steps-20", type=_ints, default=_ints("100,250"))
-    parser.add_argument("--uvloop", action="store_true", help="repeat each step under uvloop")
+    parser.add_argument(
+        "--uvloop", action="store_true", help="repeat each step under asyncio's loop beside uvloop"
+    )
+    parser.add_argument("--asyncio", action="store_true", help="with --profile: asyncio's loop")
     parser.add_argument(
         "--profile",
         type=_ints,

@@ -7,7 +7,6 @@ emulator is asked for (`--emulator` or AVATAR_BRIDGE_EMULATOR=1).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import errno
 import logging
@@ -19,7 +18,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from avatar_bridge import config as config_module
-from avatar_bridge import logs
+from avatar_bridge import event_loop, logs
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.security.allowlist import host_entry
 from avatar_bridge.security.keys import hash_key, new_key
@@ -68,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     logs.configure(config.log_level, config.log_format)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(config))
+        event_loop.run(_run(config), config.event_loop)
 
 
 async def _run(config: ServerConfig) -> None:
