@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -75,8 +76,13 @@ class BridgeProcess:
 
     def __init__(self, *, uvloop: bool, extra: tuple[str, ...] = ()) -> None:
         args = ["taskset", "-c", str(BRIDGE_CORE), sys.executable, "-m", "benchmarks.bridge_proc"]
+        # `--code=DIR`: the bridge's package from another checkout's server/ (before/after).
+        code = [flag.split("=", 1)[1] for flag in extra if flag.startswith("--code=")]
+        extra = tuple(flag for flag in extra if not flag.startswith("--code="))
+        env = os.environ | {"PYTHONPATH": code[0]} if code else None
         self.proc = subprocess.Popen(
             [*args, "--uvloop" if uvloop else "--asyncio", *extra],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -384,7 +390,8 @@ async def compare(sink: Sink, args: argparse.Namespace) -> None:
                     flush=True,
                 )
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"compare-{args.compare.replace(',', '+')}.json"
+    label = re.sub(r"[^A-Za-z0-9-]+", "_", args.compare.replace(",", "+").replace("+", "_and_"))
+    out = RESULTS / f"compare-{label}.json"
     out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
 
 
