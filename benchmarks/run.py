@@ -341,7 +341,10 @@ async def main(args: argparse.Namespace) -> None:
             )
             if step is None:
                 step = await run_step(sink, n, 100, args.seconds, DEFAULT_UVLOOP)
-                report["steps"].insert(0, asdict(step) | {"passed": step.passed})
+                report["steps"].append(
+                    asdict(step) | {"passed": step.passed, "load_average": os.getloadavg()}
+                )
+                report["steps"].sort(key=lambda row: (-row["chunk_ms"], row["sessions"]))
             baseline = await run_baseline(sink, n, 100, args.seconds)
             same_packets = await run_baseline(sink, n, 100, args.seconds, (100, 100))
             row = {
