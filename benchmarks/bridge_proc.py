@@ -2,7 +2,8 @@
 
 Prints `port <n>` once listening. Stdin lines: `reset` forgets lag samples, `report` prints one
 JSON line with the lag percentiles, `quit` shuts down. Sessions are attached (no REST calls), so
-the API URL is never used. Run by benchmarks.run; `--uvloop` measures uvloop's effect.
+the API URL is never used. Run by benchmarks.run on the server's default loop (uvloop when
+installed); `--asyncio` measures asyncio's own loop instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import sys
 
+from avatar_bridge import event_loop
 from avatar_bridge.config import Limits, SecurityConfig, ServerConfig
 from avatar_bridge.lag import LagMonitor
 from avatar_bridge.server import BridgeServer
@@ -55,13 +57,19 @@ async def main(max_sessions: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-sessions", type=int, default=100_000)
-    parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--uvloop", action="store_true", help="uvloop (the server's default)")
+    parser.add_argument("--asyncio", action="store_true", help="asyncio's own loop")
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--websockets-send",
+        action="store_true",
+        help="A/B: every LITE frame through websockets' send(), not the direct framer",
+    )
     args = parser.parse_args()
-    logging.basicConfig(level=args.log_level, stream=sys.stderr)
-    if args.uvloop:
-        import uvloop
+    if args.websockets_send:
+        from avatar_bridge.lite import transport
 
-        uvloop.run(main(args.max_sessions))
-    else:
-        asyncio.run(main(args.max_sessions))
+        transport.write_text_now = lambda ws, payload: False
+    logging.basicConfig(level=args.log_level, stream=sys.stderr)
+    choice = "asyncio" if args.asyncio else "uvloop" if args.uvloop else "auto"
+    event_loop.run(main(args.max_sessions), choice)

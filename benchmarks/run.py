@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from avatar_bridge import event_loop
 from benchmarks.lite_load import run_sessions
 from benchmarks.sink import Sink
 
@@ -27,6 +29,8 @@ RESULTS = Path(__file__).parent / "results"
 BRIDGE_CORE, LOAD_CORE = 0, 1
 TICKS = os.sysconf("SC_CLK_TCK")
 GOAL_P99_MS, GOAL_LAG_MS = 20.0, 10.0
+DEFAULT_UVLOOP = event_loop.resolve("auto") == "uvloop"
+"""Steps run on the server's default loop."""
 
 
 @dataclass
@@ -70,10 +74,15 @@ class Step:
 class BridgeProcess:
     """benchmarks.bridge_proc in a child process pinned to one core."""
 
-    def __init__(self, *, uvloop: bool) -> None:
+    def __init__(self, *, uvloop: bool, extra: tuple[str, ...] = ()) -> None:
         args = ["taskset", "-c", str(BRIDGE_CORE), sys.executable, "-m", "benchmarks.bridge_proc"]
+        # `--code=DIR`: the bridge's package from another checkout's server/ (before/after).
+        code = [flag.split("=", 1)[1] for flag in extra if flag.startswith("--code=")]
+        extra = tuple(flag for flag in extra if not flag.startswith("--code="))
+        env = os.environ | {"PYTHONPATH": code[0]} if code else None
         self.proc = subprocess.Popen(
-            args + (["--uvloop"] if uvloop else []),
+            [*args, "--uvloop" if uvloop else "--asyncio", *extra],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -129,8 +138,9 @@ async def run_step(
     seconds: float,
     uvloop: bool,
     profile: Path | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Step:
-    bridge = BridgeProcess(uvloop=uvloop)
+    bridge = BridgeProcess(uvloop=uvloop, extra=extra)
     try:
         await asyncio.sleep(0.5)
         rss_start = bridge.rss_mb()
@@ -150,7 +160,10 @@ async def run_step(
         await streaming.wait()
         rss_idle = bridge.rss_mb()
         bridge.command("reset")
-        spy = None if profile is None else await _py_spy(bridge.proc.pid, seconds, profile)
+        spy = None
+        if profile is not None:
+            record = _perf if profile.suffix == ".data" else _py_spy
+            spy = await record(bridge.proc.pid, seconds, profile)
         cpu0, load0, t0 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
         await asyncio.sleep(seconds / 2)
         rss_streaming = bridge.rss_mb()
@@ -205,6 +218,27 @@ async def _py_spy(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Pro
         "--nonblocking",
         "-o",
         str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def _perf(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Process:
+    """Sample the bridge's native stacks (gRPC's C core, the interpreter, the kernel) with perf;
+    `perf report -i FILE --no-children --sort dso,sym` reads them."""
+    return await asyncio.create_subprocess_exec(
+        "perf",
+        "record",
+        "-F",
+        "499",
+        "-g",
+        "-p",
+        str(pid),
+        "-o",
+        str(out),
+        "--",
+        "sleep",
+        str(int(seconds)),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -267,32 +301,22 @@ async def main(args: argparse.Namespace) -> None:
     await sink.start()
     if args.profile:
         sessions, chunk_ms = args.profile
-        out = RESULTS / f"profile-{sessions}x{chunk_ms}ms.txt"
-        step = await run_step(sink, sessions, chunk_ms, args.seconds, args.uvloop, profile=out)
+        suffix = "data" if args.perf else "txt"
+        out = RESULTS / f"profile-{sessions}x{chunk_ms}ms.{suffix}"
+        step = await run_step(sink, sessions, chunk_ms, args.seconds, not args.asyncio, profile=out)
         print(json.dumps(asdict(step)))
         await sink.close()
         return
-    report: dict[str, Any] = {"machine": machine(), "steps": [], "cpu": {}}
+    if args.compare:
+        await compare(sink, args)
+        await sink.close()
+        return
+    report: dict[str, Any] = {"machine": machine(), "steps": [], "cpu": []}
     try:
-        # CPU per audio-second, side by side in the same run.
-        cpu_step = await run_step(sink, args.cpu_sessions, 100, args.seconds, False)
-        report["steps"].append(asdict(cpu_step))
-        baseline = await run_baseline(sink, args.cpu_sessions, 100, args.seconds)
-        same_packets = await run_baseline(sink, args.cpu_sessions, 100, args.seconds, (100, 100))
-        report["cpu"] = {
-            "sessions": args.cpu_sessions,
-            "bridge_ms_per_audio_s": cpu_step.cpu_ms_per_audio_s,
-            "baseline_ms_per_audio_s": baseline,
-            "ratio": cpu_step.cpu_ms_per_audio_s / baseline,
-            "baseline_100ms_packets_ms_per_audio_s": same_packets,
-            "ratio_100ms_packets": cpu_step.cpu_ms_per_audio_s / same_packets,
-            "load_average": os.getloadavg(),
-        }
-        print(json.dumps(report["cpu"]), flush=True)
         for chunk_ms, steps in ((100, args.steps_100), (20, args.steps_20)):
             failures = 0
             for n in steps:
-                for use_uvloop in (False, True) if args.uvloop else (False,):
+                for use_uvloop in (True, False) if args.uvloop else (DEFAULT_UVLOOP,):
                     step = await run_step(sink, n, chunk_ms, args.seconds, use_uvloop)
                     row = asdict(step) | {"passed": step.passed, "load_average": os.getloadavg()}
                     report["steps"].append(row)
@@ -300,6 +324,41 @@ async def main(args: argparse.Namespace) -> None:
                     failures = 0 if step.passed else failures + 1
                 if failures >= 2:
                     break
+        # CPU per audio-second against the direct clients, side by side in the same run, at
+        # several session counts: a bridge process's fixed and per-wake-up costs weigh most at
+        # few sessions. Reuses the capacity steps' bridge figures where the counts match.
+        report["cpu"] = []
+        for n in args.cpu_sessions:
+            step = next(
+                (
+                    Step(**{k: v for k, v in row.items() if k in Step.__dataclass_fields__})
+                    for row in report["steps"]
+                    if row["sessions"] == n
+                    and row["chunk_ms"] == 100
+                    and row["uvloop"] == DEFAULT_UVLOOP
+                ),
+                None,
+            )
+            if step is None:
+                step = await run_step(sink, n, 100, args.seconds, DEFAULT_UVLOOP)
+                report["steps"].append(
+                    asdict(step) | {"passed": step.passed, "load_average": os.getloadavg()}
+                )
+                report["steps"].sort(key=lambda row: (-row["chunk_ms"], row["sessions"]))
+            baseline = await run_baseline(sink, n, 100, args.seconds)
+            same_packets = await run_baseline(sink, n, 100, args.seconds, (100, 100))
+            row = {
+                "sessions": n,
+                "bridge_ms_per_audio_s": step.cpu_ms_per_audio_s,
+                "bridge_cpu_pct": step.bridge_cpu_pct,
+                "baseline_ms_per_audio_s": baseline,
+                "ratio": step.cpu_ms_per_audio_s / baseline,
+                "baseline_100ms_packets_ms_per_audio_s": same_packets,
+                "ratio_100ms_packets": step.cpu_ms_per_audio_s / same_packets,
+                "load_average": os.getloadavg(),
+            }
+            report["cpu"].append(row)
+            print(json.dumps(row), flush=True)
     finally:
         await sink.close()
     if args.first_speech:
@@ -307,6 +366,36 @@ async def main(args: argparse.Namespace) -> None:
 
         report["first_speech"] = await measure(args.first_speech_repeats)
     write_results(report)
+
+
+async def compare(sink: Sink, args: argparse.Namespace) -> None:
+    """A/B in one run: the bridge with `--compare` flags against the bridge as it is, alternated
+    `--repeats` times at each `--compare-sessions` count (100 ms chunks)."""
+    flags = tuple(f"--{flag}" for flag in args.compare.split(","))
+    rows = []
+    for sessions in args.compare_sessions:
+        for repeat in range(args.repeats):
+            for variant in (flags, ()):
+                step = await run_step(
+                    sink, sessions, 100, args.seconds, DEFAULT_UVLOOP, extra=variant
+                )
+                row = {
+                    "variant": " ".join(variant) or "default",
+                    "repeat": repeat,
+                    "load_average": os.getloadavg(),
+                } | asdict(step)
+                rows.append(row)
+                print(
+                    f"{row['variant']:>20} n={sessions:<5} cpu {step.cpu_ms_per_audio_s:.3f} ms/s "
+                    f"({step.bridge_cpu_pct:.0f} %) p99 {step.latency_p99_ms:.1f} ms "
+                    f"lag p99 {step.lag_p99_ms:.1f} ms errors {step.errors} "
+                    f"load {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
+    RESULTS.mkdir(exist_ok=True)
+    label = re.sub(r"[^A-Za-z0-9-]+", "_", args.compare.replace(",", "+").replace("+", "_and_"))
+    out = RESULTS / f"compare-{label}.json"
+    out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
 
 
 def write_results(report: dict[str, Any]) -> None:
@@ -327,15 +416,30 @@ def _ints(text: str) -> list[int]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--cpu-sessions", type=int, default=50)
+    parser.add_argument("--cpu-sessions", type=_ints, default=_ints("50,500,1000"))
     parser.add_argument("--steps-100", type=_ints, default=_ints("100,500,1000"))
     parser.add_argument("--steps-20", type=_ints, default=_ints("100,250"))
-    parser.add_argument("--uvloop", action="store_true", help="repeat each step under uvloop")
+    parser.add_argument(
+        "--uvloop", action="store_true", help="repeat each step under asyncio's loop beside uvloop"
+    )
+    parser.add_argument("--asyncio", action="store_true", help="with --profile: asyncio's loop")
     parser.add_argument(
         "--profile",
         type=_ints,
         help="SESSIONS,CHUNK_MS: one step under py-spy (collapsed stacks in results/), then exit",
     )
+    parser.add_argument(
+        "--perf", action="store_true", help="with --profile: perf's native stacks, not py-spy's"
+    )
+    parser.add_argument(
+        "--compare",
+        help="FLAG[,FLAG]: A/B the bridge with these bridge_proc flags (no dashes) against "
+        "the default, alternated; writes results/compare-FLAGS.json",
+    )
+    parser.add_argument("--compare-sessions", type=_ints, default=_ints("300,1000"))
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-first-speech", dest="first_speech", action="store_false")
     parser.add_argument("--first-speech-repeats", type=int, default=1)
-    asyncio.run(main(parser.parse_args()))
+    # The load generator and sink on uvloop too: their core saturating would read as bridge
+    # latency at 1,000 sessions.
+    event_loop.run(main(parser.parse_args()), "auto")

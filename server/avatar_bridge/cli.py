@@ -7,7 +7,6 @@ emulator is asked for (`--emulator` or AVATAR_BRIDGE_EMULATOR=1).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import errno
 import logging
@@ -20,7 +19,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from avatar_bridge import config as config_module
-from avatar_bridge import logs, rlimits
+from avatar_bridge import event_loop, logs, rlimits
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.security.allowlist import host_entry
 from avatar_bridge.security.keys import hash_key, new_key
@@ -95,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(asyncio.run(supervisor.run()))
     rlimits.check_nofile(config.limits.max_sessions)  # FULL sessions need many fds each.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(config))
+        event_loop.run(_run(config), config.event_loop)
 
 
 async def _run(config: ServerConfig) -> None:

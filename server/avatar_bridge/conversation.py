@@ -145,7 +145,12 @@ class Conversation:
         """Until the inbox has something or the deadline passes."""
         if self._inbox:
             return
-        if deadline != self._timer_at:  # Usually unchanged (keep-alive): reuse the timer.
+        # A timer already due at or before the deadline is kept: the keep-alive deadline moves
+        # later with every packet sent, and re-arming it per chunk (cancel, a new TimerHandle, a
+        # heap push) was a per-chunk cost. An early ring only costs a wake-up: the loop checks
+        # the core's deadline against the clock before asking it to act.
+        timer_at = self._timer_at
+        if deadline is None or timer_at is None or deadline < timer_at:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = deadline
@@ -181,8 +186,9 @@ class Conversation:
     async def _loop_until_end(self) -> Ending:
         core = self._core
         inbox = self._inbox
+        deadline = core.next_deadline()
         while True:
-            await self._wait(core.next_deadline())
+            await self._wait(deadline)
             while inbox:
                 kind, item = inbox.popleft()
                 now = self._loop.time()
@@ -213,6 +219,7 @@ class Conversation:
                 ending = await self._act(core.handle_timer(self._loop.time()))
                 if ending is not None:
                     return ending
+                deadline = core.next_deadline()
             self._update_room()
 
     async def _act(self, actions: list[Action]) -> Ending | None:

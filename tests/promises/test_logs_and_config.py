@@ -41,8 +41,15 @@ TABLE = [
     ("AVATAR_BRIDGE_READY_TIMEOUT_S", "--ready-timeout-s", 20.0, 5.0, "session.ready_timeout_s"),
     ("AVATAR_BRIDGE_LOG_LEVEL", "--log-level", "info", "debug", "log_level"),
     ("AVATAR_BRIDGE_LOG_FORMAT", "--log-format", "json", "text", "log_format"),
+    ("AVATAR_BRIDGE_EVENT_LOOP", "--event-loop", "auto", "asyncio", "event_loop"),
 ]
-OTHER = {"listen": "10.0.0.1:1", "log_level": "warning", "log_format": "json", "api_key": "k2"}
+OTHER = {
+    "listen": "10.0.0.1:1",
+    "log_level": "warning",
+    "log_format": "json",
+    "api_key": "k2",
+    "event_loop": "uvloop",
+}
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

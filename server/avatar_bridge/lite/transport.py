@@ -20,6 +20,7 @@ from avatar_bridge.errors import (
     UpstreamUnavailable,
     handshake_refused,
 )
+from avatar_bridge.lite.framer import write_text_now
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """Largest frame accepted from LiveAvatar; events are small, so this only bounds memory."""
@@ -83,8 +84,11 @@ class LiteTransport:
 
     async def send(self, message: dict[str, Any]) -> None:
         ws = self._require()
+        frame = encode(message)
+        if write_text_now(ws, frame):  # The hot path: no await, one socket write.
+            return
         try:
-            await ws.send(encode(message), text=True)
+            await ws.send(frame, text=True)
         except websockets.exceptions.ConnectionClosed as exc:
             self._note_close(exc)
             raise self._closed("the LITE WebSocket closed while sending") from exc
