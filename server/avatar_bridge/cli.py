@@ -7,6 +7,7 @@ emulator is asked for (`--emulator` or AVATAR_BRIDGE_EMULATOR=1).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import errno
 import logging

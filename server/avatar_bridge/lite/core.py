@@ -72,6 +72,8 @@ RECONNECTED_EVENT = "bridge.upstream_reconnected"
 OUTPUT_BYTES_PER_S = OUTPUT_BYTES_PER_MS * 1000
 INTERRUPT_CONFIRM_S = 3.0
 """How long to wait for LiveAvatar to confirm an interrupt before reporting it anyway."""
+FINISHED_IDS_KEPT = 64
+"""Ended utterances remembered so late speak events naming them are ignored (bounded memory)."""
 
 _SESSION_STATES: dict[str, pb.SessionState.ValueType] = {
     "new": pb.SESSION_STATE_CONNECTING,
@@ -167,6 +169,9 @@ class LiteCore:
         self._turns: list[_Utterance] = []
         """Utterances with audio sent upstream and no end event yet, oldest first."""
         self._by_upstream: dict[str, _Utterance] = {}
+        self._finished_upstream: dict[str, None] = {}
+        """Upstream ids of the last FINISHED_IDS_KEPT ended utterances, oldest first: a late or
+        repeated speak event naming one must not be taken for the next utterance's."""
         self._request_for_upstream: dict[str, str] = {}
         self._play_end = now
         self._interrupt_deadline: float | None = None
@@ -599,14 +604,20 @@ class LiteCore:
         return actions
 
     def _on_speak_started(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self._names_finished(event):
+            return []
         u = self._lookup(event) or self._next_to_start()
         return self._start(u) if u else []
 
     def _on_speak_ended(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self._names_finished(event):
+            return []
         u = self._lookup(event) or self._playing()
         return self._speak_over(u) if u else []
 
     def _on_speak_interrupted(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self._names_finished(event):
+            return []
         u = self._lookup(event) or self._playing()
         if u is None or u.finished:
             return []
@@ -621,7 +632,8 @@ class LiteCore:
             emit(avatar_state_changed=pb.AvatarStateChanged(previous_state=previous, state=state))
         ]
         if state == pb.AVATAR_STATE_TALKING:
-            u = self._next_to_start()
+            # Talking while a turn plays (a repeated talking) starts nothing: turns never overlap.
+            u = self._next_to_start() if self._playing() is None else None
             if u is not None:
                 actions += self._start(u)
         elif previous == pb.AVATAR_STATE_TALKING or state in (
@@ -731,6 +743,18 @@ class LiteCore:
                 return self._by_upstream[key]
         return None
 
+    def _names_finished(self, event: dict[str, Any]) -> bool:
+        """The event names an utterance that already ended (and none still in flight)."""
+        if self._lookup(event) is not None:
+            return False
+        task = event.get("task")
+        keys = (
+            event.get("event_id"),
+            task.get("id") if isinstance(task, dict) else None,
+            event.get("source_event_id"),
+        )
+        return any(isinstance(key, str) and key in self._finished_upstream for key in keys)
+
     def _next_to_start(self) -> _Utterance | None:
         return next((u for u in self._turns if not u.started or u.gap), None)
 
@@ -765,6 +789,9 @@ class LiteCore:
         if u in self._turns:
             self._turns.remove(u)
         self._by_upstream.pop(u.upstream_id, None)
+        self._finished_upstream[u.upstream_id] = None
+        if len(self._finished_upstream) > FINISHED_IDS_KEPT:
+            del self._finished_upstream[next(iter(self._finished_upstream))]
         if interrupted:
             event: Emit = emit(
                 u.id, avatar_speak_interrupted=pb.AvatarSpeakInterrupted(utterance_id=u.id)
