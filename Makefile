@@ -142,7 +142,8 @@ mutation: $(STAMP)
 	bash tests/mutation/run.sh $(MUTATION_MODULES)
 
 # `make test` three times in a row while stress-ng (Debian) keeps both cores busy: the suite
-# must not depend on an idle machine. stress-ng is installed here when missing (root).
+# must not depend on an idle machine. stress-ng is installed here when missing (root). Run it
+# un-niced: stress-ng takes the caller's priority, and a niced suite would not be loaded.
 LOADED_RUNS ?= 3
 test-loaded: $(STAMP)
 	command -v stress-ng >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
