@@ -98,7 +98,9 @@ def built_wheels(
     """The build stage, run: a temp dir holding base/ (the image's python) and wheels/."""
     tmp = tmp_path_factory.mktemp("image")
     # The image's own interpreter and pip: a bare venv stands in for python:3.11-slim.
-    subprocess.run([sys.executable, "-m", "venv", str(tmp / "base")], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", str(tmp / "base")], check=True, timeout=INSTALL_TIMEOUT_S
+    )
     base_bin = tmp / "base" / "bin"
     src = tmp / "src"
     src.mkdir()
