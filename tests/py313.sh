@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The unit tests (`make test-unit`'s selection: not FULL) on CPython 3.13, in .venv-py313, to
 # back pyproject's requires-python. Which 3.13: $PY313 if set; else a python3.13 on PATH that
-# runs (Debian trixie's, a pyenv shim with 3.13 active); else pyenv's newest 3.13 build.
+# runs (Debian trixie's, a pyenv shim with 3.13 active); else pyenv's newest 3.13 build; else
+# (root) Debian trixie's 3.13 in a debootstrapped chroot (tests/py313_trixie.sh).
 # PY_MINOR=3.12 does the same for 3.12 (PY313 then names a 3.12 interpreter), in .venv-py312.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,10 @@ if ! runs "$python"; then
 fi
 if ! runs "$python"; then
   python=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/$minor.*/bin/python$minor 2>/dev/null | sort -V | tail -n 1 || true)
+fi
+if ! runs "$python" && [ "$minor" = 3.13 ] && [ "$(id -u)" = 0 ]; then
+  echo "test-py313: no local CPython 3.13; Debian trixie's, in a chroot (tests/py313_trixie.sh)"
+  exec bash tests/py313_trixie.sh
 fi
 if ! runs "$python"; then
   echo "test-py313: no CPython $minor with venv found. Set PY313=/path/to/python$minor (Debian trixie's" \
