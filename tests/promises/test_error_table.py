@@ -180,7 +180,7 @@ async def test_lite_start_without_ws_url_is_failed_precondition_and_stopped() ->
         code, details = await final_status(stream)
         assert code == grpc.StatusCode.FAILED_PRECONDITION, details
         assert "ws_url" in details
-        assert stopped_ids(fake) == [SESSION_ID]
+        assert await stopped_ids_after_a_stop(fake) == [SESSION_ID]
 
 
 @pytest.mark.parametrize("failure", ["http-500", "no-answer"])
