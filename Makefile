@@ -7,7 +7,7 @@ NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: plugin-venv help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long bench-scale web fuzz bench-full
+.PHONY: plugin-venv help venv protos protos-baseline check-protos deploy-check lint format typecheck buf test test-unit test-full test-node run full-demo emulator bench clean mutation test-loaded bench-long bench-scale web fuzz bench-full test-py313
 
 help:
 	@echo "make run    - set up and start the bridge on localhost:50051 (--emulator when LIVEAVATAR_API_KEY is unset)"
@@ -144,7 +144,7 @@ bench-scale: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.scale_overload
 
 clean:
-	rm -rf $(VENV) $(PLUGIN_VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(PLUGIN_VENV) .venv-py3* .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
 # A longer property-based fuzz of Converse (tests/admission/test_fuzz.py): 40 sequences per
 # example; FUZZ_EXAMPLES=500 is 20,000 sequences. `make test` runs 50 examples (2,000).
@@ -159,9 +159,15 @@ mutation: $(STAMP)
 	bash tests/mutation/run.sh $(MUTATION_MODULES)
 
 # `make test` three times in a row while stress-ng (Debian) keeps both cores busy: the suite
-# must not depend on an idle machine. stress-ng is installed here when missing (root).
+# must not depend on an idle machine. stress-ng is installed here when missing (root). Run it
+# un-niced: stress-ng takes the caller's priority, and a niced suite would not be loaded.
 LOADED_RUNS ?= 3
 test-loaded: $(STAMP)
 	command -v stress-ng >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng; }
 	bash tests/loaded.sh $(LOADED_RUNS)
+
+# The unit tests on CPython 3.13 (tests/py313.sh: its own .venv-py313; PY313=/path/to/python3.13
+# picks the interpreter). Not part of `make test`: a second install of every dependency.
+test-py313:
+	bash tests/py313.sh $(PYTEST_ARGS)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from liveavatar_emulator import Emulator
 
-from .helpers import bearer, create, key_headers, lite_body, start
+from .helpers import WAIT, bearer, create, key_headers, lite_body, start
 
 
 async def arm(client: httpx.AsyncClient, **rule: object) -> dict[str, object]:
@@ -52,13 +54,25 @@ async def test_rule_scoped_to_one_session(client: httpx.AsyncClient) -> None:
     assert resp.status_code == 200
 
 
+async def hit_sessions(client: httpx.AsyncClient) -> list[str]:
+    """The sessions the first fault rule's requests created."""
+    sessions: list[str] = (await client.get("/_emulator/faults")).json()["rules"][0]["hit_sessions"]
+    return sessions
+
+
 async def test_lost_token_answer_still_creates_the_session(emu: Emulator) -> None:
-    async with httpx.AsyncClient(base_url=emu.base_url, timeout=0.3) as quick:
-        await arm(quick, action="lose", endpoint="token", delay_s=2.0)
+    async with httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as client:
+        await arm(client, action="lose", endpoint="token", delay_s=2.0)
         with pytest.raises(httpx.ReadTimeout):
-            await quick.post("/v1/sessions/token", json=lite_body(), headers=key_headers())
-        state = (await quick.get("/_emulator/faults")).json()
-    created = state["rules"][0]["hit_sessions"]
+            # The answer is held 2 s, then lost: give up well before, as a client would.
+            await client.post(
+                "/v1/sessions/token", json=lite_body(), headers=key_headers(), timeout=0.3
+            )
+        # On a loaded machine the timeout may fire before the emulator handled the request:
+        # wait (bounded) for the session it created rather than assume it within 0.3 s.
+        async with asyncio.timeout(WAIT):
+            while not (created := await hit_sessions(client)):  # noqa: ASYNC110 (no event)
+                await asyncio.sleep(0.05)
     assert len(created) == 1
     sessions = [s.id for s in emu.registry.all()]
     assert sessions == created

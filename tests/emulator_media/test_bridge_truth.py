@@ -59,6 +59,20 @@ def audio_requests(samples: np.ndarray, chunk_ms: int = 100) -> list[pb.Converse
     ]
 
 
+async def heard_silence_after_speech(viewer: Viewer, quiet_frames: int = 50) -> None:
+    """Wait (bounded) until the viewer has heard speech then `quiet_frames` quiet 10 ms frames:
+    on a loaded machine the avatar's audio can reach the viewer well after the bridge's
+    avatar_speak_ended, and a recording cut by the clock would miss its end. Counts frames
+    heard, not time; the stop-time assertion below checks the timing on its own."""
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            levels = [rms for _, rms in viewer.recording.frame_rms()]
+            loud = [i for i, rms in enumerate(levels) if rms > LOUD]
+            if loud and len(levels) - 1 - loud[-1] >= quiet_frames:
+                return
+            await asyncio.sleep(0.1)  # The recording has no change event.
+
+
 async def test_viewer_hears_what_the_grpc_client_streamed(bridge_emu: Emulator) -> None:
     loop = asyncio.get_running_loop()
     streamed = pattern_signal(3.0, seed=21)
@@ -93,6 +107,7 @@ async def test_viewer_hears_what_the_grpc_client_streamed(bridge_emu: Emulator) 
             await next_event(call, "avatar_speak_ended")
             first_ended_at = loop.time()
             await asyncio.sleep(STOP_TOLERANCE_S)
+            await heard_silence_after_speech(viewer)
             first_part = viewer.recording.pcm()
             first_frames = len(viewer.recording.samples)
 

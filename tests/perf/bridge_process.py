@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from server.helpers import WAIT_S  # tests/server/helpers.py
+from server.process import SERVING_WITHIN_S  # a cold start on a loaded machine
 from websockets.asyncio.server import ServerConnection, serve
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -54,7 +55,7 @@ async def bridge_process(max_sessions: int = 10_000) -> AsyncIterator[tuple[int,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        port = await asyncio.wait_for(_listening_port(proc), WAIT_S)
+        port = await asyncio.wait_for(_listening_port(proc), SERVING_WITHIN_S)
         drain = asyncio.create_task(_drain(proc))
         yield proc.pid, port
     finally:

@@ -7,11 +7,14 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
 from conftest import API_KEY  # tests/conftest.py
+
+# Shared fixtures, registered here by name.
+from server.fixtures import emulator_settings as emulator_settings
+from server.fixtures import inspector as inspector
 from server.helpers import WAIT_S, Inspector
 
 from avatar_bridge.config import ServerConfig
@@ -22,21 +25,6 @@ from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 from liveavatar_emulator import Emulator
 
 from .helpers import redis_server
-
-
-@pytest.fixture
-def emulator_settings() -> dict[str, Any]:
-    """Audio plays 20 times faster than real time; session timers stay real."""
-    return {"playback_time_scale": 0.05}
-
-
-@pytest.fixture
-async def inspector(emulator: Emulator) -> AsyncIterator[Inspector]:
-    inspector = Inspector(emulator.base_url)
-    try:
-        yield inspector
-    finally:
-        await inspector.aclose()
 
 
 @pytest.fixture

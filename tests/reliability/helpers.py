@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
 from conftest import API_KEY  # tests/conftest.py
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from server.helpers import WAIT_S, Inspector, Stream, lite_config
+from server.process import BRIDGE, free_port
+from server.process import BridgeProcess as BridgeProcess  # re-exported: tests/plat uses it
 
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
-
-BRIDGE = Path(sys.executable).parent / "avatar-bridge"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def arm(emu: Inspector, **rule: Any) -> dict[str, Any]:
@@ -67,83 +54,6 @@ async def wait_active(emu: Inspector, count: int, within_s: float = WAIT_S) -> l
         if len(ids) == count or loop.time() >= deadline:
             return ids
         await asyncio.sleep(0.05)
-
-
-class BridgeProcess:
-    """A running `avatar-bridge serve` (real LiveAvatar mode, pointed at an emulator URL)."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
-        self.proc = proc
-        self.target = f"127.0.0.1:{port}"
-        self.stderr: list[str] = []
-        assert proc.stderr is not None
-        self._reader = asyncio.create_task(self._collect(proc.stderr))
-
-    @classmethod
-    async def start(cls, api_url: str, *flags: str, grace_s: float = 5.0) -> BridgeProcess:
-        port = free_port()
-        env = {
-            **os.environ,
-            "LIVEAVATAR_API_KEY": API_KEY,
-            "LIVEAVATAR_API_URL": api_url,
-            "AVATAR_BRIDGE_LOG_FORMAT": "json",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            str(BRIDGE),
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--shutdown-grace-s",
-            str(grace_s),
-            "--max-sessions",
-            "500",
-            *flags,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        bridge = cls(proc, port)
-        await bridge.wait_serving()
-        return bridge
-
-    async def _collect(self, stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            self.stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
-
-    async def wait_serving(self) -> None:
-        async with grpc.aio.insecure_channel(self.target) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 60.0  # A cold start imports the world.
-            while True:
-                assert self.proc.returncode is None, "\n".join(self.stderr)
-                with contextlib.suppress(grpc.aio.AioRpcError, TimeoutError):
-                    reply = await asyncio.wait_for(
-                        health.Check(health_pb2.HealthCheckRequest(service="")), 2.0
-                    )
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                assert loop.time() < deadline, "bridge never SERVING:\n" + "\n".join(self.stderr)
-                await asyncio.sleep(0.1)
-
-    def signal(self, sig: signal.Signals) -> None:
-        self.proc.send_signal(sig)
-
-    async def wait_exit(self, within_s: float) -> int | None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), within_s)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._reader, 5.0)
-        return self.proc.returncode
-
-    async def kill(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-        await self.wait_exit(WAIT_S)
-
-    def lines(self, needle: str) -> list[str]:
-        return [line for line in self.stderr if needle in line]
 
 
 @contextlib.asynccontextmanager

@@ -5,17 +5,13 @@ Exit status: 0 for OK, 64 + the gRPC status code for an RPC error, 1 when it can
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from server.helpers import WAIT_S  # tests/server/helpers.py
+from server.commands import GRPCURL, run  # tests/server/commands.py
+from server.commands import SERVICE as SERVICE  # re-exported for the security tests
 
-GRPCURL = Path(sys.executable).parent / "grpcurl"
-SERVICE = "avatarbridge.v1.AvatarBridgeService"
 # grpcurl's exit status for each gRPC code: 64 + the code's number.
 UNAUTHENTICATED_EXIT = 64 + 16
 PERMISSION_DENIED_EXIT = 64 + 7
@@ -44,21 +40,7 @@ async def grpcurl(*args: str, data: dict[str, Any] | None = None, refused: bool 
         argv += ["-connect-timeout", REFUSED_CONNECT_S]
     if data is not None:
         argv += ["-d", json.dumps(data)]
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), WAIT_S)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return Result(proc.returncode, out.decode(), err.decode())
+    return Result(*await run(*argv, *args))
 
 
 def bearer(key: str) -> tuple[str, str]:

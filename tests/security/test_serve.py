@@ -16,6 +16,7 @@ import pytest
 from server.helpers import WAIT_S  # tests/server/helpers.py
 
 from avatar_bridge.security.keys import parse_auth_file
+from server import commands  # tests/server/commands.py
 
 from .certs import CertFiles
 from .conftest import OPERATOR_KEY, auth_toml
@@ -32,21 +33,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 async def run(*argv: str, env: dict[str, str], stdin: bytes = b"") -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), 60.0)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await commands.run(*argv, env=env, stdin=stdin, within_s=60.0)
 
 
 async def test_serve_without_a_key_refuses_to_start() -> None:

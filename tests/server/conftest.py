@@ -9,24 +9,10 @@ from typing import Any
 
 import pytest
 
-from liveavatar_emulator import Emulator
-
+# Shared fixtures, registered here by name.
+from .fixtures import emulator_settings as emulator_settings
+from .fixtures import inspector as inspector
 from .helpers import Inspector
-
-
-@pytest.fixture
-def emulator_settings() -> dict[str, Any]:
-    """Audio plays 20 times faster than real time; session timers stay real."""
-    return {"playback_time_scale": 0.05}
-
-
-@pytest.fixture
-async def inspector(emulator: Emulator) -> AsyncIterator[Inspector]:
-    inspector = Inspector(emulator.base_url)
-    try:
-        yield inspector
-    finally:
-        await inspector.aclose()
 
 
 @dataclass

@@ -7,25 +7,19 @@ grpcurl next to this interpreter; shell variables the recipe reads are passed in
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import re
 import shlex
-import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 from conftest import API_KEY  # tests/conftest.py
 
+from .commands import GRPCURL as GRPCURL  # re-exported: the cookbook tests skip without it
+from .commands import ROOT, sh
 from .helpers import SANDBOX_AVATAR_ID, WAIT_S
 
-ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-BIN = Path(sys.executable).parent
-GRPCURL = BIN / "grpcurl"
 DOCUMENTED_TARGET = "localhost:50051"
 _RECIPE = re.compile(r"<!-- recipe: ([a-z0-9-]+) -->\n```sh\n(.*?)\n```", re.S)
 
@@ -53,29 +47,7 @@ async def run(
     for shown, path in (files or {}).items():
         assert f" {shown} " in command, (shown, command)
         command = command.replace(f" {shown} ", f" {shlex.quote(str(path))} ")
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        **(variables or {}),
-    }
-    proc = await asyncio.create_subprocess_shell(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), within_s)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await sh(command, variables, within_s)
 
 
 async def start_elsewhere(api_url: str, body: dict[str, Any]) -> dict[str, Any]:

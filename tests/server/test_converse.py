@@ -323,7 +323,7 @@ async def test_stop_session_reason_survives_a_slow_stop_answer(
     ) -> None:
         await real_stop(self, session_id, reason)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(closed.wait(), 1.0)
+            await asyncio.wait_for(closed.wait(), WAIT_S)
 
     monkeypatch.setattr(LiveAvatarClient, "stop_session", slow_stop)
     stream, started = await open_lite(env)

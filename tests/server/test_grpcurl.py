@@ -6,14 +6,11 @@ codes: 0 for OK, 64 + the gRPC status code otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import os
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,37 +20,13 @@ from avatar_bridge.audio.accounting import output_samples_for_input
 from avatar_bridge.audio.formats import AudioEncoding
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
+from .commands import GRPCURL, ROOT, SERVICE, sh
 from .conftest import Env
-from .helpers import WAIT_S, Stream, lite_config
+from .helpers import Stream, lite_config
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "grpcurl"
-BIN = Path(sys.executable).parent
-GRPCURL = BIN / "grpcurl"
-SERVICE = "avatarbridge.v1.AvatarBridgeService"
 
 pytestmark = pytest.mark.skipif(not GRPCURL.exists(), reason=f"no grpcurl at {GRPCURL}")
-
-
-async def sh(command: str) -> tuple[int, str, str]:
-    """Run a shell command line from the repository root with .venv/bin first on PATH."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = await asyncio.create_subprocess_shell(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), WAIT_S)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 def json_stream(text: str) -> list[dict[str, Any]]:

@@ -12,78 +12,25 @@ import json
 import os
 import re
 import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
 from conftest import API_KEY
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 from liveavatar_emulator import Emulator
 
 from .helpers import WAIT_S, Inspector, Stream, lite_config
+from .process import BridgeProcess, free_port
 
 GRACE_S = 10.0
 """Generous: the process exits as soon as its work is done, the grace is only an upper bound."""
 EXIT_MARGIN_S = 10.0
 HOLD_S = 0.5
 """Real seconds the emulator delays a ListSessions call in flight at SIGTERM (far under GRACE_S)."""
-BRIDGE = Path(sys.executable).parent / "avatar-bridge"
 JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Process:
-    """A running `avatar-bridge serve` whose stderr is collected line by line."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, grpc_port: int, emulator_url: str) -> None:
-        self.proc = proc
-        self.target = f"127.0.0.1:{grpc_port}"
-        self.emulator_url = emulator_url
-        self.stderr: list[str] = []
-        assert proc.stderr is not None
-        self._reader = asyncio.create_task(self._collect(proc.stderr))
-
-    async def _collect(self, stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            self.stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
-
-    async def wait_serving(self) -> None:
-        """Poll the health service until SERVING (bounded); fail early if the process dies."""
-        async with grpc.aio.insecure_channel(self.target) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 60.0  # First start imports the world; be generous.
-            while True:
-                assert self.proc.returncode is None, "\n".join(self.stderr)
-                with contextlib.suppress(grpc.aio.AioRpcError, TimeoutError):
-                    reply = await asyncio.wait_for(
-                        health.Check(health_pb2.HealthCheckRequest(service="")), 2.0
-                    )
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                assert loop.time() < deadline, "bridge never became SERVING:\n" + "\n".join(
-                    self.stderr
-                )
-                await asyncio.sleep(0.1)
-
-    async def wait_exit(self, within_s: float) -> int | None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), within_s)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._reader, 5.0)
-        return self.proc.returncode
 
 
 async def hold_open(
@@ -97,6 +44,12 @@ async def hold_open(
     return call
 
 
+class Process(BridgeProcess):
+    """The bridge under test, and the emulator it is pointed at."""
+
+    emulator_url: str
+
+
 @pytest.fixture
 async def serve(emulator: Emulator) -> AsyncIterator[Process]:
     grpc_port = free_port()
@@ -107,21 +60,12 @@ async def serve(emulator: Emulator) -> AsyncIterator[Process]:
         LIVEAVATAR_API_KEY=API_KEY,
         AVATAR_BRIDGE_SHUTDOWN_GRACE_S=str(GRACE_S),
     )
-    proc = await asyncio.create_subprocess_exec(
-        str(BRIDGE),
-        "serve",
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    process = Process(proc, grpc_port, emulator.base_url)
+    process = await Process.spawn(grpc_port, env=env)
+    process.emulator_url = emulator.base_url
     try:
         yield process
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await process.kill()
 
 
 async def test_sigterm_stops_conversations_and_sessions_then_exits(serve: Process) -> None:

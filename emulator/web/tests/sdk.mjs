@@ -2,34 +2,22 @@
 // http://localhost:5173/ (a cross-origin app on a local address, so that chromium's local network
 // access rules do not apply; CORS still does) and prints window.sdkResult as JSON.
 // Usage: node sdk.mjs <emulator base url> <session token> [timeout ms]
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const [api, token, waitArg] = process.argv.slice(2);
 const waitMs = Number(waitArg || 60000);
 const bundle = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "../dist/sdk_check.js"));
-const profile = mkdtempSync(join(tmpdir(), "emu-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    // The test page is served by playwright (no address), the emulator on loopback: the
-    // local network access checks would refuse that, which a real deployment never meets.
-    "--disable-features=WebRtcHideLocalIpsWithMdns,LocalNetworkAccessChecks",
-  ],
-});
+const browser = await launchChromium([
+  // Host candidates must be real addresses: the emulator's aiortc cannot resolve mDNS.
+  "WebRtcHideLocalIpsWithMdns",
+  // The test page is served by playwright (no address), the emulator on loopback: the
+  // local network access checks would refuse that, which a real deployment never meets.
+  "LocalNetworkAccessChecks",
+]);
+const { context } = browser;
 let result = { error: "not run" };
 const logs = [];
 try {
@@ -57,7 +45,6 @@ try {
   result = { error: String(err) };
 } finally {
   result.logs = logs.slice(-30);
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
 console.log(JSON.stringify(result));

@@ -2,31 +2,15 @@
 // as one JSON line on stdout, what a person would see: room joined, avatar tracks subscribed,
 // video frames decoding, the pixel colours of the picture, and the events printed.
 // Usage: node watch.mjs <viewer url> <screenshot.png> [wait ms]
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const [url, screenshot, waitArg] = process.argv.slice(2);
 const waitMs = Number(waitArg || 20000);
-const profile = mkdtempSync(join(tmpdir(), "emu-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    // Host candidates must be real addresses: the emulator's aiortc cannot resolve mDNS.
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-  ],
-});
+const browser = await launchChromium([
+  // Host candidates must be real addresses: the emulator's aiortc cannot resolve mDNS.
+  "WebRtcHideLocalIpsWithMdns",
+]);
+const { context } = browser;
 const result = { ok: false };
 try {
   const page = await context.newPage();
@@ -80,7 +64,6 @@ try {
 } catch (err) {
   result.error = String(err);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
 console.log(JSON.stringify(result));
