@@ -118,6 +118,10 @@ class Emulator:
             ws_max_size=max(16 * 1024 * 1024, 4 * self.config.max_packet_bytes),
             ws_per_message_deflate=False,
             timeout_graceful_shutdown=2,
+            # Idle keep-alive as long as the load balancers real APIs sit behind (60 s and more),
+            # not uvicorn's 5 s: equal to httpx's own 5 s pool expiry, the server closed idle
+            # connections just as a client reused them, and a lost token answer is never retried.
+            timeout_keep_alive=75,
         )
         self._server = _EmbeddedServer(uv_config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="emulator")
