@@ -19,7 +19,7 @@ TESTS_REV=${MUTATION_TESTS_REV:-}
 # module (under src/) -> the fast tests that speak for it.
 declare -A MODULES=(
   [avatar_bridge/errors.py]="tests/rest tests/promises/test_error_types.py tests/promises/test_error_table.py tests/server/test_converse.py"
-  [avatar_bridge/registry.py]="tests/server/test_converse.py tests/promises/test_error_table.py tests/promises/test_shutdown_promises.py tests/promises/test_sessions_never_leak.py"
+  [avatar_bridge/registry.py]="tests/registry"
   [avatar_bridge/session_config.py]="tests/server/test_converse.py tests/promises/test_limits.py tests/client"
   [avatar_bridge/conversation.py]="tests/server/test_converse.py tests/promises/test_limits.py tests/promises/test_conversation_promises.py"
   [avatar_bridge/lite/core.py]="tests/core/test_lite_core.py"

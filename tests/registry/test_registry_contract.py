@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import API_KEY  # tests/conftest.py
+import pytest_asyncio
+from conftest import API_KEY, emulator_config  # tests/conftest.py
 from server.helpers import WAIT_S
 
 import avatar_bridge.registry as registry_module
@@ -67,13 +68,32 @@ class Rig:
         return [s.id for s in self.emulator.registry.active()]
 
 
+# One emulator for the module (starting one costs more than most tests here): every test runs
+# in the module's event loop and starts from no sessions and no fault rules.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_emulator() -> AsyncIterator[Emulator]:
+    async with Emulator(config=emulator_config()) as emu:
+        yield emu
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def emulator(shared_emulator: Emulator) -> AsyncIterator[Emulator]:
+    await shared_emulator.registry.reset()
+    shared_emulator.app.state.faults.reset()
+    yield shared_emulator
+    shared_emulator.app.state.faults.reset()
+
+
 def rest(emulator: Emulator) -> LiveAvatarClient:
     return LiveAvatarClient(
         RestConfig(api_key=API_KEY, base_url=emulator.base_url, timeout_s=WAIT_S, attempts=1)
     )
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def rig(emulator: Emulator) -> AsyncIterator[Rig]:
     api = rest(emulator)
     journal = MemoryJournal()
