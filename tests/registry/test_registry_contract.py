@@ -717,3 +717,177 @@ async def test_close_ends_stops_still_running(rig: Rig) -> None:
     assert await rig.registry.stop_everything(0.05) == {session_id}
     await asyncio.wait({stop}, timeout=WAIT_S)
     assert stop.cancelled()
+
+
+# Logs: one line per event that matters to an operator, naming the session or the intent.
+
+
+def logged(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.name == "avatar_bridge.registry" and r.getMessage() == message
+    ]
+
+
+async def test_logs_of_a_stop_retried_then_done(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="avatar_bridge.registry")
+    session_id = await create(rig)
+    rig.arm("error", endpoint="stop", status=503, times=1, message="busy")
+    await rig.registry.stop_upstream(session_id, "SERVER_ERROR")
+    (retry,) = logged(caplog, "failed to stop upstream session; retrying")
+    assert retry.levelno == logging.WARNING
+    assert (retry.session_id, retry.attempt) == (session_id, 1)  # type: ignore[attr-defined]
+    assert "busy" in retry.error  # type: ignore[attr-defined]
+    (done,) = logged(caplog, "upstream session stopped")
+    assert done.levelno == logging.INFO
+    assert (done.session_id, done.reason) == (session_id, "SERVER_ERROR")  # type: ignore[attr-defined]
+
+
+async def test_logs_of_a_stop_that_finds_the_session_gone(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="avatar_bridge.registry")
+    session_id = await create(rig)
+    rig.arm("error", endpoint="stop", status=404, times=1, message="Session not found")
+    await rig.registry.stop_upstream(session_id)
+    (gone,) = logged(caplog, "upstream session already gone")
+    assert gone.levelno == logging.INFO
+    assert gone.session_id == session_id  # type: ignore[attr-defined]
+    assert "Session not found" in gone.error  # type: ignore[attr-defined]
+    assert logged(caplog, "upstream session stopped") == []
+
+
+async def test_logs_of_a_stop_that_raised_something_else(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="avatar_bridge.registry")
+    api = rest(emulator)
+    registry = SessionRegistry(FlakyStop(api), MemoryJournal(), FAST)
+    try:
+        started = await registry.create(dict(LITE_BODY), {})
+        await registry.stop_upstream(started.session_id)
+    finally:
+        await registry.close()
+        await api.aclose()
+    (retry,) = logged(caplog, "failed to stop upstream session; retrying")
+    assert retry.levelno == logging.WARNING
+    assert retry.session_id == started.session_id  # type: ignore[attr-defined]
+    assert retry.attempt == 1  # type: ignore[attr-defined]
+    assert retry.error == "RuntimeError('not an upstream error')"  # type: ignore[attr-defined]
+
+
+async def test_logs_of_shutdown_leftovers(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    kept = await create(rig)
+    rig.arm("error", endpoint="stop", session_id=kept, status=503, times=-1)
+    await rig.registry.stop_everything(0.3)
+    (left,) = logged(
+        caplog, "upstream sessions could not be stopped before exit; the journal keeps them"
+    )
+    assert left.levelno == logging.ERROR
+    assert left.session_ids == [kept]  # type: ignore[attr-defined]
+    assert left.stops_in_flight == 1  # type: ignore[attr-defined]
+    assert left.openings_in_flight == 0  # type: ignore[attr-defined]
+
+
+async def test_no_leftover_log_when_everything_was_stopped(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    await create(rig)
+    assert await rig.registry.stop_everything(WAIT_S) == set()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_logs_of_recovery(emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    api = rest(emulator)
+    orphan = await started_upstream(api)
+    journal = ScriptedJournal([Entry("i1", orphan, "dead-1", 0.0), Entry("i2", "", "dead-2", 0.0)])
+    registry = SessionRegistry(api, journal, FAST)
+    try:
+        await registry.open()
+        await registry.stop_everything(WAIT_S)
+    finally:
+        await registry.close()
+        await api.aclose()
+    (known,) = logged(caplog, "recovering an orphaned upstream session")
+    assert known.levelno == logging.WARNING
+    assert (known.session_id, known.previous_owner) == (orphan, "dead-1")  # type: ignore[attr-defined]
+    (unknown,) = logged(
+        caplog,
+        "an orphaned token request may have created a session whose id was never learned; "
+        "LiveAvatar's idle timeout will end it",
+    )
+    assert unknown.levelno == logging.WARNING
+    assert (unknown.intent, unknown.previous_owner) == ("i2", "dead-2")  # type: ignore[attr-defined]
+
+
+async def test_logs_of_journal_outages(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = rest(emulator)
+    journal = ScriptedJournal([], heartbeat_s=0.01)
+    registry = SessionRegistry(api, journal, FAST)
+    try:
+        journal.fail.update({"maintain", "record_session", "forget"})
+        await registry.open()
+        started = await registry.create(dict(LITE_BODY), {"call": "c1"})
+        await registry.stop_upstream(started.session_id)
+        journal.fail.add("record_intent")
+        with pytest.raises(UpstreamUnavailable):
+            await registry.create(dict(LITE_BODY), {"call": "c2"})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_S
+        while not logged(caplog, "journal upkeep failed"):
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+    finally:
+        await registry.close()
+        await api.aclose()
+    (upkeep, *_) = logged(caplog, "journal upkeep failed")
+    assert upkeep.levelno == logging.ERROR
+    assert upkeep.error == "OSError('journal maintain failed')"  # type: ignore[attr-defined]
+    writes = logged(caplog, "journal write failed")
+    assert all(r.levelno == logging.ERROR for r in writes)
+    by_error = {r.error: r for r in writes}  # type: ignore[attr-defined]
+    session_write = by_error["OSError('journal record_session failed')"]
+    assert session_write.session_id == started.session_id  # type: ignore[attr-defined]
+    forget = by_error["OSError('journal forget failed')"]
+    assert isinstance(forget.intent, str) and len(forget.intent) == 32  # type: ignore[attr-defined]
+    intent = by_error["OSError('journal record_intent failed')"]
+    assert intent.call == "c2"  # type: ignore[attr-defined]
+
+
+async def test_logs_of_token_answers_late_or_lost(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = rest(emulator)
+    registry = SessionRegistry(api, MemoryJournal(), Timing(token_wait_s=0.2, late_answer_s=WAIT_S))
+    faults = emulator.app.state.faults
+    late = faults.add_rule("lose", endpoint="token", delay_s=0.6)
+    try:
+        with pytest.raises(UpstreamOutcomeUnknown):
+            await registry.create(dict(LITE_BODY), {"call": "late"})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_S
+        message = "a late token answer created a session; stopping it"
+        while not logged(caplog, message):
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        (record,) = logged(caplog, message)
+        assert record.levelno == logging.WARNING
+        assert record.session_id == late.hit_sessions[0]  # type: ignore[attr-defined]
+        assert record.call == "late"  # type: ignore[attr-defined]
+        faults.add_rule("drop", endpoint="token")
+        with pytest.raises(UpstreamOutcomeUnknown):
+            await registry.create(dict(LITE_BODY), {"call": "lost"})
+    finally:
+        await registry.close()
+        await api.aclose()
+    (lost,) = logged(
+        caplog,
+        "a token request got no answer and may have created a session whose id is unknown; "
+        "LiveAvatar's idle timeout will end it",
+    )
+    assert lost.levelno == logging.WARNING
+    assert lost.call == "lost"  # type: ignore[attr-defined]
+    assert isinstance(lost.intent, str) and len(lost.intent) == 32  # type: ignore[attr-defined]
