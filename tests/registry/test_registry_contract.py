@@ -429,6 +429,11 @@ async def test_a_late_token_wait_that_ends_without_answer_drops_the_intent(
             assert loop.time() < deadline
             await asyncio.sleep(0.01)
         assert registry.owned_sessions() == set()
+        while not emulator.registry.all():  # The held request reaches the route at last.
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        (session,) = emulator.registry.all()
+        assert str(session.status) == "created"  # Its id was never learned: idle timeout.
     finally:
         await registry.close()
         await api.aclose()
