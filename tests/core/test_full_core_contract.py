@@ -641,3 +641,21 @@ def test_close_accounts_one_unplayed_millisecond_exactly() -> None:
     )
     assert h.core.pending_audio_ms() == 0.0
     assert h.core.next_deadline() == IDLE_S
+
+
+def test_an_answer_to_a_start_sent_without_request_id_no_longer_holds_the_drain() -> None:
+    h = Harness(push_to_talk=True)
+    h.request(push_to_talk_start=pb.PushToTalkStart())  # No request_id: nothing to map back.
+    h.upstream_event("user.push_to_talk_started", h.last_command_id())
+    assert h.events[-1].request_id == ""
+    h.take(h.core.handle_client_eof(h.now))
+    assert h.core.drained  # Answered: nothing is owed any more.
+
+
+def test_an_unanswered_push_to_talk_command_holds_the_drain() -> None:
+    h = Harness(push_to_talk=True)
+    h.request("p", push_to_talk_start=pb.PushToTalkStart())
+    h.take(h.core.handle_client_eof(h.now))
+    assert not h.core.drained
+    h.upstream_event("user.push_to_talk_started", None)
+    assert h.core.drained
