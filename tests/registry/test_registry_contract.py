@@ -183,6 +183,23 @@ async def test_a_created_session_is_owned_journaled_and_stopped_once(rig: Rig) -
     assert rig.registry.stopped_count == 1
     assert await rig.registry.stop_everything(WAIT_S) == set()
     assert rig.registry.stopped_count == 1  # Nothing left to stop twice.
+    assert stop.get_name() == f"stop-{session_id}"
+    again = rig.registry.stop_upstream(session_id)  # A finished stop is not joined.
+    assert again is not stop
+    assert await again is True
+    assert rig.registry.stopped_count == 2
+
+
+async def test_openings_count_against_the_limit_before_their_id_is_known(rig: Rig) -> None:
+    rig.arm("lose", endpoint="token", delay_s=0.3, times=2)
+    openings = [asyncio.create_task(create(rig)) for _ in range(2)]
+    await until(lambda: len(rig.sessions()) == 2, "both token requests reached LiveAvatar")
+    assert rig.registry.upstream_sessions == 2 and rig.registry.owned_sessions() == set()
+    ids = set(await asyncio.gather(*openings))
+    assert rig.registry.owned_sessions() == ids and rig.registry.upstream_sessions == 2
+    assert await rig.registry.stop_everything(WAIT_S) == set()
+    assert rig.registry.upstream_sessions == 0
+    assert rig.registry.stopped_count == 2
 
 
 async def test_stop_names_the_reason_it_is_given(rig: Rig) -> None:
@@ -281,6 +298,7 @@ async def test_stop_backoff_doubles_with_jitter_and_is_capped(
     monkeypatch: pytest.MonkeyPatch,
     factor_of: Callable[[float, float], float],
     expected: list[float],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     api = rest(emulator)
     registry = SessionRegistry(api, MemoryJournal())  # The default Timing.
@@ -291,9 +309,12 @@ async def test_stop_backoff_doubles_with_jitter_and_is_capped(
         monkeypatch.setattr(registry_module, "asyncio", sleeps)
         monkeypatch.setattr(registry_module, "random", jitter)
         rule = emulator.app.state.faults.add_rule("error", endpoint="stop", status=503, times=8)
-        await registry.stop_upstream(started.session_id)
+        with caplog.at_level(logging.WARNING, logger="avatar_bridge.registry"):
+            await registry.stop_upstream(started.session_id)
         assert rule.hits == 8
         assert sleeps.slept == pytest.approx(expected)
+        retries = logged(caplog, "failed to stop upstream session; retrying")
+        assert [r.attempt for r in retries] == [1, 2, 3, 4, 5, 6, 7, 8]  # type: ignore[attr-defined]
         assert set(jitter.calls) == {(0.8, 1.2)}
     finally:
         monkeypatch.undo()
@@ -359,6 +380,9 @@ async def test_a_client_that_leaves_during_start_has_its_session_stopped(rig: Ri
 
 
 async def test_a_client_that_leaves_before_a_failed_start_is_not_stopped_twice(rig: Rig) -> None:
+    escaped: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: escaped.append(context))
     rig.arm("delay", endpoint="token", delay_s=0.3)
     rig.arm("error", endpoint="start", status=500, times=1)
     waiting = asyncio.create_task(create(rig))
@@ -371,6 +395,8 @@ async def test_a_client_that_leaves_before_a_failed_start_is_not_stopped_twice(r
     await until(ended(rig, session_id, "SERVER_ERROR"), "the failed opening stops it")
     await until(lambda: rig.registry.owned_sessions() == set(), "it is forgotten")
     assert rig.registry.stopped_count == 1
+    loop.set_exception_handler(None)
+    assert escaped == []  # Nothing raised in a callback, out of everyone's sight.
 
 
 # Token answers that come late, or never.
@@ -898,3 +924,57 @@ async def test_logs_of_token_answers_late_or_lost(
     assert lost.levelno == logging.WARNING
     assert lost.call == "lost"  # type: ignore[attr-defined]
     assert isinstance(lost.intent, str) and len(lost.intent) == 32  # type: ignore[attr-defined]
+
+
+async def test_shutdown_returns_within_its_grace_while_an_opening_hangs(rig: Rig) -> None:
+    rig.arm("lose", endpoint="token", delay_s=10.0)  # The answer would come in 10 s.
+    waiting = asyncio.create_task(create(rig))
+    await until(lambda: rig.registry.upstream_sessions == 1, "the token request is out")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    assert await rig.registry.stop_everything(0.2) == set()  # No session id known yet.
+    # The promise is "within the grace"; 5 s of slack for a loaded host, half the held answer.
+    assert loop.time() - began < 5.0
+    await asyncio.wait({waiting}, timeout=WAIT_S)
+    assert waiting.done()
+
+
+class GatedJournal(MemoryJournal):
+    """Writes in order, like the SQLite and Redis journals; recording an intent waits on a gate."""
+
+    def __init__(self) -> None:
+        super().__init__("me")
+        self.gate = asyncio.Event()
+        self.writing = asyncio.Event()
+        self._order = asyncio.Lock()
+
+    async def record_intent(self, intent_id: str) -> None:
+        async with self._order:
+            self.writing.set()
+            await self.gate.wait()
+            await super().record_intent(intent_id)
+
+    async def forget(self, intent_id: str) -> None:
+        async with self._order:
+            await super().forget(intent_id)
+
+
+async def test_a_client_that_leaves_while_the_intent_is_written_leaves_nothing(
+    emulator: Emulator,
+) -> None:
+    api = rest(emulator)
+    journal = GatedJournal()
+    registry = SessionRegistry(api, journal, FAST)
+    try:
+        waiting = asyncio.create_task(registry.create(dict(LITE_BODY), {}))
+        await asyncio.wait_for(journal.writing.wait(), WAIT_S)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        journal.gate.set()
+        assert await registry.stop_everything(WAIT_S) == set()
+        assert journal.entries == {}  # Written, then forgotten.
+        assert emulator.registry.all() == []  # No token request went out.
+    finally:
+        await registry.close()
+        await api.aclose()
