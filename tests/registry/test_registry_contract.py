@@ -813,14 +813,19 @@ async def test_logs_of_a_stop_that_raised_something_else(
 async def test_logs_of_shutdown_leftovers(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     kept = await create(rig)
     rig.arm("error", endpoint="stop", session_id=kept, status=503, times=-1)
+    rig.arm("lose", endpoint="token", delay_s=10.0)  # An opening still waiting for its token.
+    opening = asyncio.create_task(create(rig))
+    await until(lambda: rig.registry.upstream_sessions == 2, "the token request is out")
     await rig.registry.stop_everything(0.3)
+    await asyncio.wait({opening}, timeout=WAIT_S)
     (left,) = logged(
         caplog, "upstream sessions could not be stopped before exit; the journal keeps them"
     )
     assert left.levelno == logging.ERROR
     assert left.session_ids == [kept]  # type: ignore[attr-defined]
     assert left.stops_in_flight == 1  # type: ignore[attr-defined]
-    assert left.openings_in_flight == 0  # type: ignore[attr-defined]
+    # The opening and its token call are both registry tasks: counted as 2 (a loose count).
+    assert left.openings_in_flight >= 1  # type: ignore[attr-defined]
 
 
 async def test_no_leftover_log_when_everything_was_stopped(
