@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -411,7 +411,10 @@ async def test_a_late_token_answer_is_stopped(emulator: Emulator) -> None:
     try:
         with pytest.raises(UpstreamOutcomeUnknown) as caught:
             await registry.create(dict(LITE_BODY), {})
-        assert "within 0.2 s" in caught.value.message
+        assert caught.value.message == (
+            "LiveAvatar did not answer the token request within 0.2 s; not retried (it may have "
+            "created a session, which the bridge stops if the answer still arrives)"
+        )
         assert len(journal.entries) == 1  # The intent is kept while the answer may come.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT_S
@@ -478,9 +481,10 @@ async def test_shutdown_cuts_a_token_wait_and_stops_its_session_unstarted(rig: R
     with pytest.raises(UpstreamUnavailable) as caught:
         await waiting
     assert caught.value.message == SHUTTING_DOWN
-    assert await rig.registry.stop_everything(WAIT_S) == set()
+    await until(lambda: len(rig.sessions()) == 1, "the token request reached LiveAvatar")
     (session_id,) = rig.sessions()
-    assert rig.status(session_id) == ("ended", "USER_CLOSED")
+    await until(ended(rig, session_id), "the opening stops it (before shutdown's own sweep)")
+    assert await rig.registry.stop_everything(WAIT_S) == set()
     session = rig.emulator.registry.get(session_id)
     assert session is not None and session.started_at is None  # Never started.
     assert rig.journal.entries == {}
@@ -980,6 +984,54 @@ async def test_a_client_that_leaves_while_the_intent_is_written_leaves_nothing(
         assert await registry.stop_everything(WAIT_S) == set()
         assert journal.entries == {}  # Written, then forgotten.
         assert emulator.registry.all() == []  # No token request went out.
+    finally:
+        await registry.close()
+        await api.aclose()
+
+
+async def test_setup_that_fails_as_it_is_cancelled_still_reports_shutdown(rig: Rig) -> None:
+    async def setup() -> None:
+        try:
+            await asyncio.sleep(WAIT_S)
+        except asyncio.CancelledError:
+            raise RuntimeError("torn down half-way") from None
+
+    waiting = asyncio.create_task(rig.registry.unless_closing(setup()))
+    await asyncio.sleep(0.01)
+    rig.registry.stop_all(pb.STOP_REASON_SERVER_SHUTDOWN, "")
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await waiting
+    assert caught.value.message == SHUTTING_DOWN
+
+
+class RenamingStart(FlakyStop):
+    """The REST client, except that the start answer names another session id than the token's.
+    The emulator always answers with the token's id, so this case needs the wrapper."""
+
+    async def start_session(self, token: Any) -> Any:
+        started = await self._api.start_session(token)
+        return replace(started, session_id="renamed-by-start")
+
+    async def stop_session(self, session_id: str, reason: str = "USER_CLOSED") -> None:
+        await self._api.stop_session(session_id, reason)
+
+
+async def test_a_start_answer_naming_another_session_owns_both(emulator: Emulator) -> None:
+    api = rest(emulator)
+    journal = MemoryJournal()
+    registry = SessionRegistry(RenamingStart(api), journal, FAST)
+    try:
+        started = await registry.create(dict(LITE_BODY), {})
+        assert started.session_id == "renamed-by-start"
+        (token_session,) = [s.id for s in emulator.registry.all()]
+        assert registry.owned_sessions() == {token_session, "renamed-by-start"}
+        entries = list(journal.entries.values())
+        assert sorted(e.session_id for e in entries) == sorted([token_session, "renamed-by-start"])
+        assert all(len(e.intent_id) == 32 for e in entries)  # Two intents, both uuid4 hex.
+        assert entries[0].intent_id != entries[1].intent_id
+        assert await registry.stop_everything(WAIT_S) == set()  # The unknown id answers 404.
+        session = emulator.registry.get(token_session)
+        assert session is not None and session.end_reason == "USER_CLOSED"
     finally:
         await registry.close()
         await api.aclose()
