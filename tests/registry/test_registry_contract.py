@@ -1035,3 +1035,22 @@ async def test_a_start_answer_naming_another_session_owns_both(emulator: Emulato
     finally:
         await registry.close()
         await api.aclose()
+
+
+async def test_close_ends_openings_still_running(emulator: Emulator) -> None:
+    api = rest(emulator)
+    registry = SessionRegistry(api, MemoryJournal(), FAST)
+    emulator.app.state.faults.add_rule("lose", endpoint="token", delay_s=20.0)  # Past WAIT_S.
+    waiting = asyncio.create_task(registry.create(dict(LITE_BODY), {}))
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_S
+        while registry.upstream_sessions != 1:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        await registry.close()  # Returns normally: the cancelled opening is not an error here.
+        await asyncio.wait({waiting}, timeout=WAIT_S)
+        assert waiting.done()  # The opening was ended, not left to wait for its answer.
+    finally:
+        waiting.cancel()
+        await api.aclose()
