@@ -1039,7 +1039,8 @@ async def test_a_start_answer_naming_another_session_owns_both(emulator: Emulato
 
 async def test_close_ends_openings_still_running(emulator: Emulator) -> None:
     api = rest(emulator)
-    registry = SessionRegistry(api, MemoryJournal(), FAST)
+    patient = Timing(token_wait_s=60.0, late_answer_s=60.0)  # Only close() can end the wait.
+    registry = SessionRegistry(api, MemoryJournal(), patient)
     emulator.app.state.faults.add_rule("lose", endpoint="token", delay_s=20.0)  # Past WAIT_S.
     waiting = asyncio.create_task(registry.create(dict(LITE_BODY), {}))
     try:
