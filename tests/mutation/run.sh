@@ -19,11 +19,11 @@ TESTS_REV=${MUTATION_TESTS_REV:-}
 # module (under src/) -> the fast tests that speak for it.
 declare -A MODULES=(
   [avatar_bridge/errors.py]="tests/rest tests/promises/test_error_types.py tests/promises/test_error_table.py tests/server/test_converse.py"
-  [avatar_bridge/registry.py]="tests/server/test_converse.py tests/promises/test_error_table.py tests/promises/test_shutdown_promises.py tests/promises/test_sessions_never_leak.py"
+  [avatar_bridge/registry.py]="tests/registry"
   [avatar_bridge/session_config.py]="tests/server/test_converse.py tests/promises/test_limits.py tests/client"
   [avatar_bridge/conversation.py]="tests/server/test_converse.py tests/promises/test_limits.py tests/promises/test_conversation_promises.py"
-  [avatar_bridge/lite/core.py]="tests/core/test_lite_core.py tests/core/test_lite_core_packets.py tests/core/test_lite_core_events.py tests/core/test_lite_core_drops.py"
-  [avatar_bridge/full/core.py]="tests/core/test_full_core.py"
+  [avatar_bridge/lite/core.py]="tests/core/test_lite_core.py tests/core/test_lite_core_packets.py tests/core/test_lite_core_events.py tests/core/test_lite_core_drops.py tests/core/test_lite_core_late_events.py"
+  [avatar_bridge/full/core.py]="tests/core/test_full_core.py tests/core/test_full_core_contract.py"
   [avatar_bridge/liveavatar/rest.py]="tests/rest"
   [liveavatar_emulator/lite_ws.py]="tests/emulator/test_lite_ws.py"
   [liveavatar_emulator/rest.py]="tests/emulator/test_rest.py"
