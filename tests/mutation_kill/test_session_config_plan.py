@@ -564,3 +564,33 @@ def test_a_new_session_is_not_checked_against_the_allowlist() -> None:
         pb.LiveKitRoom(url="wss://mine.example", room="r1", token="tok")
     )
     assert plan(config, HostAllowlist(())).token_body is not None
+
+
+def test_an_interactivity_type_unknown_to_this_bridge_is_sent_as_conversational() -> None:
+    # Proto3 enums are open: a newer client may send a value this bridge does not know.
+    result = plan(full_config(interactivity_type=99))
+    assert (result.token_body or {})["interactivity_type"] == "CONVERSATIONAL"
+    assert result.push_to_talk is False
+
+
+def test_attach_lite_carries_the_declared_input_audio() -> None:
+    config = pb.SessionConfig(
+        attach=pb.AttachSession(session_id="s-1", lite=pb.LiteAttachment(ws_url=LITE_WS)),
+        input_audio=pb.AudioFormat(encoding=pb.AUDIO_ENCODING_MULAW, sample_rate_hertz=8000),
+    )
+    audio = plan(config).input_audio
+    assert audio is not None
+    assert audio.sample_rate_hz == 8000
+
+
+def test_attach_full_takes_options_and_leaves_the_session_running_by_default() -> None:
+    config = pb.SessionConfig(
+        attach=pb.AttachSession(
+            session_id="s-2", full=pb.FullAttachment(livekit_url=LIVEKIT, livekit_token="lk")
+        ),
+        options=pb.BridgeOptions(ready_timeout_seconds=7),
+    )
+    result = plan(config)
+    assert result.stop_on_end is False
+    assert result.options.ready_timeout_s == 7
+    assert result.options.first_packet_ms == 333
