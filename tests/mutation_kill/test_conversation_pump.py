@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from avatar_bridge.actions import Action, ClearAudio, Emit, Fail, PublishAudio, SendUpstream
 from avatar_bridge.config import Limits
@@ -124,6 +128,7 @@ class Core:
         self.on_timer: Callable[[float], list[Action]] = lambda now: []
         self.on_close: Callable[[], list[Action]] = lambda: []
         self.timer_calls: list[float] = []
+        self.nows: list[float] = []
         self.closed = 0
         self.changed = asyncio.Event()
 
@@ -138,14 +143,17 @@ class Core:
         return self.deadline
 
     def handle_request(self, request: pb.ConverseRequest, now: float) -> list[Action]:
+        self.nows.append(now)
         self._note("request", request)
         return self.on_request(request)
 
     def handle_client_eof(self, now: float) -> list[Action]:
+        self.nows.append(now)
         self._note("eof", None)
         return self.on_eof()
 
     def handle_upstream(self, event: dict[str, Any], now: float) -> list[Action]:
+        self.nows.append(now)
         self._note("upstream", event)
         return self.on_upstream(event)
 
@@ -182,9 +190,9 @@ class Lookups:
 
 
 class Rig:
-    def __init__(self, max_pending_ms: float = 10_000) -> None:
+    def __init__(self, max_pending_ms: float = 10_000, upstream: Any = None) -> None:
         self.client = Client()
-        self.upstream = Upstream()
+        self.upstream = upstream or Upstream()
         self.core = Core()
         self.lookups = Lookups()
         self.conversation = Conversation(
@@ -598,3 +606,169 @@ async def test_upstream_reading_pauses_while_the_inbox_is_full() -> None:
     await rig.core.until(lambda: len(rig.core.seen) == 300)
     assert [item["n"] for _, item in rig.core.seen] == list(range(300))
     await rig.stop()
+
+
+async def test_audio_in_the_inbox_is_counted_to_the_byte() -> None:
+    rig = Rig()
+    rig.core.on_request = lambda request: [warning("SLOW")]
+    rig.client.write_gate.clear()
+    rig.client.send(interrupt("block"))
+    await rig.core.until(lambda: len(rig.core.requests()) == 1)  # The loop blocks writing.
+    rig.client.send(audio(b"\x00" * 262_143, "a"), audio(b"\x00", "b"), audio(b"\x00", "c"))
+    rig.client.send(audio(b"\x00", "d"))
+    await settle()
+    # 262,143 waiting bytes leave room (under 256 KiB = 262,144); exactly 262,144 do not.
+    assert rig.client.reads == 1 + 3
+    rig.client.write_gate.set()
+    await rig.core.until(lambda: len(rig.core.requests()) == 5)
+    await rig.stop()
+
+
+async def test_taken_audio_leaves_the_inbox_count() -> None:
+    rig = Rig()
+    rig.core.on_request = lambda request: [warning("SLOW")]
+    rig.client.write_gate.clear()
+    rig.client.send(interrupt("block"))
+    await rig.core.until(lambda: len(rig.core.requests()) == 1)
+    rig.client.send(audio(b"\x00" * 300_000, "big"), audio(b"\x00" * 10, "small"))
+    await settle()
+    assert rig.client.reads == 3  # The small chunk waits for room.
+    rig.client.write_gate.set()
+    # Once the loop took the big chunk the inbox is empty again: the small one follows.
+    await rig.core.until(lambda: len(rig.core.requests()) == 3)
+    await rig.stop()
+
+
+async def test_requests_arriving_while_the_pump_is_busy_are_taken_after() -> None:
+    rig = Rig()
+    rig.core.on_request = lambda request: [warning("SLOW")]
+    rig.client.write_gate.clear()
+    rig.client.send(interrupt("first"))
+    await rig.core.until(lambda: len(rig.core.requests()) == 1)
+    rig.client.send(interrupt("second"))
+    rig.upstream.feed({"type": "third"})
+    await settle()
+    rig.client.write_gate.set()
+    await rig.core.until(lambda: len(rig.core.seen) == 3)
+    assert [kind for kind, _ in rig.core.seen] == ["request", "request", "upstream"]
+    await rig.stop()
+
+
+async def test_the_core_is_handed_the_loop_clock() -> None:
+    rig = Rig()
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+    rig.client.send(interrupt())
+    rig.upstream.feed({"type": "x"})
+    await rig.core.until(lambda: len(rig.core.seen) == 2)
+    rig.client.half_close()
+    await rig.core.until(lambda: len(rig.core.seen) == 3)
+    assert len(rig.core.nows) == 3
+    assert all(type(now) is float and before <= now <= loop.time() for now in rig.core.nows)
+    await rig.stop()
+
+
+async def test_a_cleared_deadline_cancels_the_timer() -> None:
+    rig = Rig()
+    loop = asyncio.get_running_loop()
+    rig.core.deadline = loop.time() + 0.1
+    rig.upstream.feed({"type": "wake"})
+    await rig.core.until(lambda: len(rig.core.seen) == 1)
+    rig.core.deadline = None
+    rig.upstream.feed({"type": "wake"})
+    await rig.core.until(lambda: len(rig.core.seen) == 2)
+    await asyncio.sleep(0.3)  # Past the old deadline: its timer must not have fired.
+    assert rig.core.timer_calls == []
+    await rig.stop()
+
+
+async def test_request_stop_without_detail_has_none() -> None:
+    rig = Rig()
+    rig.conversation.request_stop(pb.STOP_REASON_SERVER_SHUTDOWN)
+    assert await rig.ending() == Ending(pb.STOP_REASON_SERVER_SHUTDOWN, "")
+
+
+async def test_the_readers_are_named_tasks() -> None:
+    rig = Rig()
+    await settle()
+    names = {task.get_name() for task in asyncio.all_tasks()}
+    assert {"read-client", "read-upstream"} <= names
+    await rig.stop()
+
+
+async def test_a_reader_that_died_does_not_spoil_the_ending() -> None:
+    rig = Rig()
+    rig.upstream.feed(RuntimeError("leg bug"))  # Not an UpstreamError: the reader just ends.
+    await settle()
+    await rig.stop()
+
+
+async def test_failing_close_actions_do_not_spoil_the_ending() -> None:
+    rig = Rig()
+    rig.core.on_close = lambda: [Fail(LimitExceeded("late"))]
+    await rig.stop()
+
+
+async def test_sent_audio_bytes_are_an_integer_count() -> None:
+    rig = Rig()
+    rig.core.on_request = lambda request: [speak(b"\x00" * 47)]
+    rig.client.send(interrupt())
+    await rig.core.until(lambda: len(rig.upstream.sent) == 1)
+    await rig.stop()
+    assert type(rig.conversation.audio_bytes_out) is int
+    assert rig.conversation.audio_bytes_out == 47
+
+
+class NoMedia:
+    """An upstream leg that carries messages only (no publish_audio)."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        pass
+
+    async def receive(self) -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_audio_for_a_leg_without_a_media_track_is_a_bug_named_as_such() -> None:
+    rig = Rig(upstream=NoMedia())
+    rig.core.on_request = lambda request: [PublishAudio(b"\x00\x00")]
+    rig.client.send(interrupt())
+    error = await rig.error()
+    assert isinstance(error, AssertionError)
+    assert str(error) == "core asked a non-audio leg for audio"
+
+
+async def test_client_gone_is_logged_once_with_the_session(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="avatar_bridge.conversation")
+    rig = Rig()
+    rig.client.send(ConnectionResetError("peer gone"))
+    await rig.ending()
+    records = [r for r in caplog.records if r.name == "avatar_bridge.conversation"]
+    assert [r.getMessage() for r in records] == ["client stream ended: ConnectionResetError"]
+    assert records[0].__dict__["session_id"] == "s-test"
+
+
+async def test_interrupts_and_reconnects_are_span_events() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("test").start_as_current_span("converse"):
+        rig = Rig()  # Its tasks inherit the current span.
+        rig.core.on_request = lambda request: (
+            [warning("UPSTREAM_RECONNECTED")] if request.request_id == "r" else []
+        )
+        rig.client.send(interrupt("i-1"), speak_text("hi", "r"))
+        await rig.core.until(lambda: len(rig.client.written) == 1)
+        await rig.stop()
+    (span,) = exporter.get_finished_spans()
+    events = [(e.name, dict(e.attributes or {})) for e in span.events]
+    assert events == [
+        ("interrupt", {"request_id": "i-1"}),
+        ("reconnected", {"warning": "UPSTREAM_RECONNECTED"}),
+    ]
