@@ -77,13 +77,13 @@ class Canned:
     """An HTTP/1.1 server on loopback that answers each request with the next canned answer."""
 
     def __init__(self) -> None:
-        self.answers: list[tuple[int, str, bytes]] = []
+        self.answers: list[tuple[int, str, bytes, str]] = []
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self._server: asyncio.Server | None = None
 
-    def answer(self, status: int, body: Any, reason: str = "") -> None:
+    def answer(self, status: int, body: Any, reason: str = "", headers: str = "") -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.answers.append((status, reason, raw))
+        self.answers.append((status, reason, raw, headers))
 
     async def start(self) -> str:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -104,9 +104,9 @@ class Canned:
             headers[name.strip().lower()] = value.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         self.requests.append((line, headers, body))
-        status, reason, raw = self.answers.pop(0)
+        status, reason, raw, extra = self.answers.pop(0)
         writer.write(
-            f"HTTP/1.1 {status} {reason}\r\ncontent-length: {len(raw)}\r\n"
+            f"HTTP/1.1 {status} {reason}\r\ncontent-length: {len(raw)}\r\n{extra}"
             "connection: close\r\n\r\n".encode()
             + raw
         )
@@ -361,6 +361,17 @@ async def test_the_observer_names_a_bad_answer_by_its_error(canned: Canned) -> N
     assert [(what, kind) for what, _, kind in seen] == [
         ("GET /v1/sessions/{id}", "upstream_protocol_error")
     ]
+
+
+async def test_the_observer_calls_any_other_failure_internal(canned: Canned) -> None:
+    # A body that claims gzip and is not: httpx fails decoding it, which no rule here names.
+    seen: list[tuple[str, float, str]] = []
+    canned.answer(200, b"not gzip at all", headers="content-encoding: gzip\r\n")
+    la = LiveAvatarClient(config_for(await canned.start()), observer=lambda *a: seen.append(a))
+    async with la:
+        with pytest.raises(httpx.DecodingError):
+            await la.get_session("abc")
+    assert [(what, kind) for what, _, kind in seen] == [("GET /v1/sessions/{id}", "internal")]
 
 
 # -- requests as sent ---------------------------------------------------------------------------
