@@ -328,6 +328,11 @@ class Conversation:
             self._put("closed", exc)
         except UpstreamError as exc:
             self._put("fail", exc)
+        except Exception as exc:  # A transport bug must end the call, not silence the upstream.
+            log.exception("upstream reader failed", extra={"error_type": type(exc).__name__})
+            self._put(
+                "fail", BridgeError(f"the bridge's upstream reader failed ({type(exc).__name__})")
+            )
 
 
 _RECONNECTED = frozenset({"UPSTREAM_RECONNECTED", "ROOM_RECONNECTED"})

@@ -25,6 +25,7 @@ from avatar_bridge.actions import Action, ClearAudio, Emit, Fail, PublishAudio, 
 from avatar_bridge.config import Limits
 from avatar_bridge.conversation import Conversation, Ending
 from avatar_bridge.errors import (
+    BridgeError,
     InvalidRequest,
     LimitExceeded,
     UpstreamClosed,
@@ -696,11 +697,13 @@ async def test_the_readers_are_named_tasks() -> None:
     await rig.stop()
 
 
-async def test_a_reader_that_died_does_not_spoil_the_ending() -> None:
+async def test_an_upstream_reader_that_dies_of_a_bug_fails_the_call_internal() -> None:
     rig = Rig()
-    rig.upstream.feed(RuntimeError("leg bug"))  # Not an UpstreamError: the reader just ends.
-    await settle()
-    await rig.stop()
+    rig.upstream.feed(RuntimeError("leg bug"))  # Not an UpstreamError: a bug in the leg.
+    error = await rig.error()
+    assert type(error) is BridgeError
+    assert error.grpc_code == grpc.StatusCode.INTERNAL
+    assert error.message == "the bridge's upstream reader failed (RuntimeError)"
 
 
 async def test_failing_close_actions_do_not_spoil_the_ending() -> None:

@@ -363,15 +363,17 @@ async def test_the_observer_names_a_bad_answer_by_its_error(canned: Canned) -> N
     ]
 
 
-async def test_the_observer_calls_any_other_failure_internal(canned: Canned) -> None:
-    # A body that claims gzip and is not: httpx fails decoding it, which no rule here names.
+async def test_a_body_that_breaks_its_content_encoding_is_a_protocol_error(canned: Canned) -> None:
+    # A body that claims gzip and is not: an answer the bridge cannot use, never a raw httpx error.
     seen: list[tuple[str, float, str]] = []
     canned.answer(200, b"not gzip at all", headers="content-encoding: gzip\r\n")
     la = LiveAvatarClient(config_for(await canned.start()), observer=lambda *a: seen.append(a))
     async with la:
-        with pytest.raises(httpx.DecodingError):
+        with pytest.raises(UpstreamProtocolError, match="could not be decoded"):
             await la.get_session("abc")
-    assert [(what, kind) for what, _, kind in seen] == [("GET /v1/sessions/{id}", "internal")]
+    assert [(what, kind) for what, _, kind in seen] == [
+        ("GET /v1/sessions/{id}", "upstream_protocol_error")
+    ]
 
 
 # -- requests as sent ---------------------------------------------------------------------------

@@ -320,6 +320,10 @@ class LiveAvatarClient:
                 raise _Retryable(f"timed out ({type(exc).__name__})") from exc
             # The exception text may include the URL but never headers, so no secret leaks.
             raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from exc
+        except httpx.DecodingError as exc:  # Answered, but the body breaks its content-encoding.
+            raise UpstreamProtocolError(
+                f"LiveAvatar answered {method} {path} with a body that could not be decoded ({exc})"
+            ) from exc
         if response.status_code >= 500:
             raise _Retryable(f"HTTP {response.status_code}: {_upstream_message(response)}")
         if response.status_code >= 400:
