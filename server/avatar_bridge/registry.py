@@ -386,7 +386,7 @@ class SessionRegistry:
                 extra={
                     "session_ids": sorted(left),
                     "stops_in_flight": sum(not t.done() for t in self._stops.values()),
-                    "openings_in_flight": sum(not t.done() for t in self._tasks),
+                    "registry_tasks_in_flight": sum(not t.done() for t in self._tasks),
                 },
             )
         for task in list(self._stops.values()) + list(self._tasks):

@@ -829,7 +829,7 @@ async def test_logs_of_shutdown_leftovers(rig: Rig, caplog: pytest.LogCaptureFix
     assert left.session_ids == [kept]  # type: ignore[attr-defined]
     assert left.stops_in_flight == 1  # type: ignore[attr-defined]
     # The opening and its token call are both registry tasks: counted as 2 (a loose count).
-    assert left.openings_in_flight >= 1  # type: ignore[attr-defined]
+    assert left.registry_tasks_in_flight >= 1  # type: ignore[attr-defined]
 
 
 async def test_no_leftover_log_when_everything_was_stopped(
