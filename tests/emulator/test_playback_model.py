@@ -11,6 +11,7 @@ below follows from that figure, written literally. Events are the documented
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -84,7 +85,11 @@ def config(**overrides: Any) -> EmulatorConfig:
 
 
 def scenario(
-    cfg: EmulatorConfig, body: Callable[[Rig], Awaitable[None]], *, sink: bool = True
+    cfg: EmulatorConfig,
+    body: Callable[[Rig], Awaitable[None]],
+    *,
+    sink: bool = True,
+    allow_errors: bool = False,
 ) -> None:
     """Run ``body`` against a fresh player on a virtual-time loop."""
 
@@ -109,7 +114,30 @@ def scenario(
             await rig.player.close()
             await registry.end_all()
 
-    run_virtual(main())
+    errors = _ErrorLog()
+    logger = logging.getLogger("liveavatar_emulator.playback")
+    logger.addHandler(errors)
+    try:
+        run_virtual(main())
+    finally:
+        logger.removeHandler(errors)
+    if not allow_errors:
+        assert errors.messages == [], "the player task failed"
+    last_errors[:] = errors.messages
+
+
+class _ErrorLog(logging.Handler):
+    """Collects the player's error logs (a failed player task logs and dies)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+last_errors: list[str] = []
 
 
 def speak_event(kind: str, utterance_id: str) -> dict[str, Any]:
@@ -144,6 +172,7 @@ def test_one_second_of_audio_plays_for_one_second() -> None:
         await rig.player.speak("U", audio)
         await rig.player.speak_end()
         assert rig.player.state == "talking"
+        assert rig.player.progress() == (0, 48_000)
         await until(0.25 + 0.5 / BYTES_PER_S)
         assert rig.player.progress() == (12_000, 36_000)
         await until(2.0)
@@ -245,7 +274,7 @@ def test_utterance_without_event_id_gets_a_generated_one() -> None:
     ],
 )
 def test_interrupt_cuts_on_a_whole_sample(profile: str, expected: list[tuple[Any, ...]]) -> None:
-    cut_at = 12_001.5 / BYTES_PER_S  # 12,001 bytes' worth of time: half a sample into the next
+    cut_at = 12_003.5 / BYTES_PER_S  # 12,003 bytes' worth of time: half a sample into the next
 
     async def body(rig: Rig) -> None:
         await rig.player.speak("U", b"\x05" * 48_000)
@@ -263,7 +292,7 @@ def test_interrupt_cuts_on_a_whole_sample(profile: str, expected: list[tuple[Any
             assert rig.events()[before] == speak_event("agent.speak_interrupted", "U")
         assert rig.player.progress() == (0, 0)
         utt = rig.utterance()
-        assert (utt["played_bytes"], utt["discarded_bytes"]) == (12_000, 36_000)
+        assert (utt["played_bytes"], utt["discarded_bytes"]) == (12_002, 35_998)
         assert utt["end"] == "interrupted"
         assert rig.sink.cuts == pytest.approx([cut_at], abs=TOL)
         assert rig.sink.captions[-1] == ""
@@ -341,8 +370,11 @@ def test_queued_utterance_starts_when_the_previous_one_ends() -> None:
     async def body(rig: Rig) -> None:
         await rig.player.speak("A", b"\x01" * 4_800)  # 0.1 s
         await rig.player.speak_end()
-        await rig.player.speak("B", b"\x02" * 9_600)  # 0.2 s, queued
+        await rig.player.speak("B", b"\x02" * 4_800)  # 0.2 s in two chunks, queued
+        await rig.player.speak("B", b"\x03" * 4_800)
         await rig.player.speak_end()
+        await until(0.2)
+        assert rig.player.progress() == (4_800, 4_800)
         await until(1.0)
         assert rig.shapes() == [
             state("idle", "talking"),
@@ -359,7 +391,7 @@ def test_queued_utterance_starts_when_the_previous_one_ends() -> None:
         assert rig.at(("agent.speak_ended", "B")) == pytest.approx(0.3, abs=TOL)
         assert [(round(t, 6), pcm) for t, pcm in rig.sink.scheduled] == [
             (0.0, b"\x01" * 4_800),
-            (0.1, b"\x02" * 9_600),
+            (0.1, b"\x02" * 4_800 + b"\x03" * 4_800),
         ]
         assert rig.sink.captions == ["utterance A", "", "utterance B", ""]
         for index, (uid, size) in enumerate((("A", 4_800), ("B", 9_600))):
@@ -482,22 +514,23 @@ def test_speak_end_with_nothing_received_is_a_no_op() -> None:
 
 def test_grace_waits_for_late_audio_and_counts_the_gap_as_silence() -> None:
     async def body(rig: Rig) -> None:
-        await rig.player.speak("U", b"\x01" * 4_800)  # ends at 0.1; grace until 0.2
-        await until(0.15)
+        await until(1.0)
+        await rig.player.speak("U", b"\x01" * 4_800)  # ends at 1.1; grace until 1.2
+        await until(1.15)
         assert rig.player.progress() == (4_800, 0)  # all played, waiting in the grace
         await rig.player.speak("U", b"\x02" * 4_800)  # 0.05 s late: a gap, not a starvation
         assert rig.player.progress() == (4_800, 4_800)
         await rig.player.speak_end()
-        await until(1.0)
+        await until(3.0)
         assert rig.shapes() == [
             state("idle", "talking"),
             ("agent.speak_started", "U"),
             ("agent.speak_ended", "U"),
             state("talking", "idle"),
         ]
-        # The late chunk plays from its arrival: 0.15 + 0.1 s.
-        assert rig.at(("agent.speak_ended", "U")) == pytest.approx(0.25, abs=TOL)
-        assert [start for start, _ in rig.sink.scheduled] == pytest.approx([0.0, 0.15], abs=TOL)
+        # The late chunk plays from its arrival: 1.15 + 0.1 s.
+        assert rig.at(("agent.speak_ended", "U")) == pytest.approx(1.25, abs=TOL)
+        assert [start for start, _ in rig.sink.scheduled] == pytest.approx([1.0, 1.15], abs=TOL)
         assert rig.utterance()["played_bytes"] == 9_600
 
     scenario(config(starvation_grace_s=0.1), body)
@@ -646,3 +679,66 @@ def test_empty_audio_schedules_nothing() -> None:
         assert rig.utterance()["chunks"] == 2
 
     scenario(config(), body)
+
+
+def test_starving_twice_counts_twice_and_an_interrupt_adds_to_what_played() -> None:
+    async def body(rig: Rig) -> None:
+        await rig.player.speak("U", b"\x01" * 4_800)
+        await until(1.0)
+        await rig.player.speak("U", b"\x01" * 4_800)
+        await until(2.0)
+        assert rig.utterance()["starvations"] == 2
+        await rig.player.speak("U", b"\x01" * 48_000)
+        await until(2.5 + 0.5 / BYTES_PER_S)
+        await rig.player.interrupt()
+        utt = rig.utterance()
+        assert (utt["played_bytes"], utt["discarded_bytes"]) == (9_600 + 24_000, 24_000)
+        assert (utt["speaks"], utt["end"]) == (3, "interrupted")
+
+    scenario(config(starvation_event="none"), body)
+
+
+def test_a_queued_one_byte_utterance_still_plays() -> None:
+    async def body(rig: Rig) -> None:
+        await rig.player.speak("A", b"\x01" * 4_800)
+        await rig.player.speak_end()
+        await rig.player.speak("B", b"\x02")
+        await rig.player.speak_end()
+        await until(1.0)
+        assert rig.shapes()[-2:] == [("agent.speak_ended", "B"), state("talking", "idle")]
+
+    scenario(config(), body)
+
+
+def test_speaking_again_after_an_interrupt_leaves_one_player() -> None:
+    async def body(rig: Rig) -> None:
+        await rig.player.speak("A", b"\x01" * 48_000)
+        await rig.player.speak_end()
+        await until(0.5)
+        await rig.player.interrupt()
+        await rig.player.speak("B", b"\x02" * 96_000)
+        await rig.player.speak_end()
+        await until(5.0)
+        assert rig.shapes().count(("agent.speak_ended", "B")) == 1
+        assert rig.at(("agent.speak_ended", "B")) == pytest.approx(2.5, abs=TOL)
+
+    scenario(config(), body)  # the interrupted player's task must be gone: no error logged
+
+
+def test_a_failing_player_logs_once_with_the_session() -> None:
+    session_ids: list[str] = []
+
+    async def body(rig: Rig) -> None:
+        session_ids.append(rig.session.id)
+
+        async def failing(event: dict[str, Any]) -> None:
+            if event["type"] == "agent.speak_ended":
+                raise RuntimeError("the socket broke")
+
+        rig.player._emit = failing
+        await rig.player.speak("U", b"\x01" * 480)
+        await rig.player.speak_end()
+        await until(1.0)
+
+    scenario(config(), body, allow_errors=True)
+    assert last_errors == [f"playback failed for session {session_ids[0]}"]
