@@ -742,3 +742,18 @@ def test_a_failing_player_logs_once_with_the_session() -> None:
 
     scenario(config(), body, allow_errors=True)
     assert last_errors == [f"playback failed for session {session_ids[0]}"]
+
+
+def test_two_interrupts_in_a_row_stop_both_players() -> None:
+    async def body(rig: Rig) -> None:
+        await rig.player.speak("A", b"\x01" * 48_000)
+        await until(0.5)
+        await rig.player.interrupt()
+        await rig.player.speak("B", b"\x02" * 48_000)  # before the first player has unwound
+        await until(0.75)
+        await rig.player.interrupt()
+        await until(5.0)
+        assert rig.shapes().count(("agent.speak_ended", "B")) == 1
+        assert rig.at(("agent.speak_ended", "B")) == pytest.approx(0.75, abs=TOL)
+
+    scenario(config(), body)  # a player left running after its interrupt would log a failure
