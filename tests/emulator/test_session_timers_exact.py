@@ -341,3 +341,31 @@ def test_registry_lists_ends_all_and_resets() -> None:
         assert registry.all() == [] and registry.credits == 10.0
 
     run(EmulatorConfig(initial_credits=10.0), body)
+
+
+def test_a_new_session_is_created_not_started() -> None:
+    async def body(registry: SessionRegistry) -> None:
+        session = new(registry, mode="FULL", sandbox=True, max_duration_s=77)
+        assert session.status is SessionStatus.CREATED and session.active
+        assert (session.mode, session.is_sandbox, session.max_duration_s) == ("FULL", True, 77)
+        assert session.started_at is None and session.ended_at is None
+        assert session.updated_at == session.created_at
+        assert session.end_reason is None and session.credits_consumed == 0.0
+        assert session.ws_token is None and session.avatar_media is None
+        assert session.playback is None and not session.ended.is_set()
+        assert (session.ws_connections, session.ws_connected) == (0, False)
+        assert session.commands == [] and session.events == [] and session.records == []
+        assert bytes(session.pcm) == b"" and session.utterances == []
+        assert session.played_summary() == {
+            "received_bytes": 0,
+            "played_bytes": 0,
+            "discarded_bytes": 0,
+            "buffered_bytes": 0,
+            "utterances": [],
+        }
+        session.start()
+        assert str(session.status) == "started"
+        assert session.started_at is not None and session.updated_at == session.started_at
+        assert session.started_at >= session.created_at
+
+    run(EmulatorConfig(), body)
