@@ -369,3 +369,92 @@ def test_a_new_session_is_created_not_started() -> None:
         assert session.started_at >= session.created_at
 
     run(EmulatorConfig(), body)
+
+
+def timer_names(session: Session) -> set[str]:
+    names = {task.get_name() for task in asyncio.all_tasks() if not task.done()}
+    return names & {f"idle-{session.id}", f"limit-{session.id}"}
+
+
+def test_timers_run_as_named_tasks_and_are_cancelled_at_the_end() -> None:
+    async def body(registry: SessionRegistry) -> None:
+        session = new(registry)
+        assert timer_names(session) == {f"idle-{session.id}"}
+        session.start()
+        assert timer_names(session) == {f"idle-{session.id}", f"limit-{session.id}"}
+        await session.end("USER_CLOSED")
+        await asyncio.sleep(0)
+        assert timer_names(session) == set()
+
+    run(EmulatorConfig(), body)
+
+
+def test_a_timer_that_ends_the_session_still_closes_and_notifies() -> None:
+    async def body(registry: SessionRegistry) -> None:
+        session = new(registry, max_duration_s=30)
+        sock = FakeSocket()
+        session.attach_socket(sock)
+        reasons: list[str] = []
+
+        async def listener(_s: Session, reason: str) -> None:
+            await asyncio.sleep(1)  # a listener that awaits must not be cut short
+            reasons.append(reason)
+
+        session.add_end_listener(listener)
+        session.start()
+        await asyncio.sleep(100)
+        assert sock.closes == [(1000, "MAX_DURATION_REACHED")]
+        assert reasons == ["MAX_DURATION_REACHED"]
+        assert timer_names(session) == set()
+
+    run(EmulatorConfig(), body)
+
+
+def test_idle_deadline_moved_by_less_than_a_second_is_kept() -> None:
+    async def body(registry: SessionRegistry) -> None:
+        session = new(registry)
+        await asyncio.sleep(0.5)
+        session.touch()
+        assert await ended_at(session) == pytest.approx(300.5, abs=TOL)
+
+    run(EmulatorConfig(), body)
+
+
+def test_clocks_count_from_creation_and_start() -> None:
+    async def body(registry: SessionRegistry) -> None:
+        await asyncio.sleep(7)
+        session = registry.create(
+            mode="LITE", token_request={"avatar_id": "A"}, is_sandbox=False, max_duration_s=600
+        )
+        assert session.token_request == {"avatar_id": "A"}
+        await asyncio.sleep(2.5000004)
+        assert session.elapsed() == pytest.approx(2.5000004, abs=1e-9)
+        session.record("kind", {})
+        session.record("kind", {})
+        assert session.records[0]["at"] == 2.5  # rounded to the microsecond
+        assert session.counters["kind"] == 2
+        session.start()
+        await asyncio.sleep(3)
+        assert session.duration_s() == pytest.approx(3 / 0.5, abs=1e-6)
+
+    run(EmulatorConfig(time_scale=0.5), body)
+
+
+def test_command_log_counts_kept_and_dropped_apart() -> None:
+    async def body(registry: SessionRegistry) -> None:
+        session = new(registry)
+        kept = CommandRecord("session.keep_alive", None, 30, 0.0)
+        dropped = CommandRecord("agent.speak", "U", 10, 0.0, dropped=True)
+        for rec in (kept, kept, dropped):
+            session.record_command(rec)
+        assert session.commands == [kept, kept, dropped]
+        assert dict(session.counters) == {"session.keep_alive": 2, "dropped:agent.speak": 1}
+
+    run(EmulatorConfig(), body)
+
+
+def test_registry_keeps_its_full_backend() -> None:
+    backend: Any = object()
+    registry = SessionRegistry(EmulatorConfig(time_scale=0.25), full_backend=backend)
+    assert registry.full_backend is backend
+    assert registry.clock.time_scale == 0.25
