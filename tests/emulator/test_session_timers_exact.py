@@ -9,6 +9,7 @@ virtual-time loop these lengths are exact: a timer that fires one emulated secon
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -458,3 +459,45 @@ def test_registry_keeps_its_full_backend() -> None:
     registry = SessionRegistry(EmulatorConfig(time_scale=0.25), full_backend=backend)
     assert registry.full_backend is backend
     assert registry.clock.time_scale == 0.25
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.levelname, record.getMessage()))
+
+
+def test_one_log_line_per_lifecycle_step() -> None:
+    handler = _Lines()
+    logger = logging.getLogger("liveavatar_emulator.sessions")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    ids: list[str] = []
+
+    async def body(registry: SessionRegistry) -> None:
+        session = new(registry, mode="FULL", sandbox=True, max_duration_s=900)
+        ids.append(session.id)
+        session.start()
+
+        async def broken(_s: Session, _r: str) -> None:
+            raise RuntimeError("boom")
+
+        session.add_end_listener(broken)
+        await session.end("USER_CLOSED")
+
+    try:
+        run(EmulatorConfig(), body)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    sid = ids[0]
+    assert handler.lines == [
+        ("INFO", f"session {sid} created (FULL)"),
+        ("INFO", f"session {sid} started (FULL, sandbox=True, limit 60s -> MAX_DURATION_REACHED)"),
+        ("INFO", f"session {sid} ended: USER_CLOSED"),
+        ("ERROR", f"end listener failed for session {sid}"),
+    ]
