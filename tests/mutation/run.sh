@@ -29,6 +29,7 @@ declare -A MODULES=(
   [liveavatar_emulator/rest.py]="tests/emulator/test_rest.py tests/emulator/test_rest_envelopes.py"
   [liveavatar_emulator/sessions.py]="tests/emulator/test_timers.py tests/promises/test_emulator_timers.py tests/emulator/test_session_timers_exact.py"
   [liveavatar_emulator/playback.py]="tests/emulator/test_lite_ws.py tests/emulator/test_playback_model.py"
+  [liveavatar_emulator/envelope.py]="tests/emulator/test_rest.py tests/emulator/test_rest_envelopes.py"
 )
 
 modules=("$@")
