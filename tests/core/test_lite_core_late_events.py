@@ -3,16 +3,8 @@ they name (found by the mutation work on lite/core.py: a second speak_ended for 
 
 from __future__ import annotations
 
-from .lite_harness import Harness, tone
-
-
-def _two_committed_turns(h: Harness) -> tuple[str, str]:
-    h.connect()
-    h.audio(tone(400), rid="A")
-    h.speak_end()
-    h.audio(tone(400), rid="B")
-    h.speak_end()
-    return h.speak_id(0), h.speak_id(1)
+from .lite_harness import Harness
+from .test_lite_core_events import _two_committed_turns
 
 
 def test_a_repeated_speak_ended_for_a_finished_utterance_does_not_end_the_next() -> None:
