@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from avatar_bridge import event_loop
 from avatar_bridge.liveavatar.rest import DEFAULT_API_URL
 
 
@@ -215,7 +216,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", choices=["json", "text"])
     parser.add_argument(
         "--event-loop",
-        choices=["auto", "uvloop", "asyncio"],
+        choices=event_loop.CHOICES,
         help="auto (default): uvloop when installed, measured 8-10%% less CPU; else asyncio",
     )
     parser.add_argument(
@@ -426,7 +427,7 @@ def _validate(config: ServerConfig) -> None:
             (5 <= config.session.keep_alive_idle_s <= 240, "keep-alive idle must be 5 to 240 s"),
             (config.log_format in ("json", "text"), "log format must be json or text"),
             (
-                config.event_loop in ("auto", "uvloop", "asyncio"),
+                config.event_loop in event_loop.CHOICES,
                 "event loop must be auto, uvloop or asyncio",
             ),
             (

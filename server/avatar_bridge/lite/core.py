@@ -604,21 +604,27 @@ class LiteCore:
         return actions
 
     def _on_speak_started(self, event: dict[str, Any], now: float) -> list[Action]:
-        if self._names_finished(event):
-            return []
-        u = self._lookup(event) or self._next_to_start()
+        u = self._lookup(event)
+        if u is None:
+            if self._names_finished(event):
+                return []
+            u = self._next_to_start()
         return self._start(u) if u else []
 
     def _on_speak_ended(self, event: dict[str, Any], now: float) -> list[Action]:
-        if self._names_finished(event):
-            return []
-        u = self._lookup(event) or self._playing()
+        u = self._lookup(event)
+        if u is None:
+            if self._names_finished(event):
+                return []
+            u = self._playing()
         return self._speak_over(u) if u else []
 
     def _on_speak_interrupted(self, event: dict[str, Any], now: float) -> list[Action]:
-        if self._names_finished(event):
-            return []
-        u = self._lookup(event) or self._playing()
+        u = self._lookup(event)
+        if u is None:
+            if self._names_finished(event):
+                return []
+            u = self._playing()
         if u is None or u.finished:
             return []
         return self._finish(u, interrupted=True) if u.started else []
@@ -732,28 +738,16 @@ class LiteCore:
     # Turn bookkeeping.
 
     def _lookup(self, event: dict[str, Any]) -> _Utterance | None:
-        task = event.get("task")
-        candidates = (
-            event.get("event_id"),
-            task.get("id") if isinstance(task, dict) else None,
-            event.get("source_event_id"),
-        )
-        for key in candidates:
+        for key in _event_ids(event):
             if isinstance(key, str) and key in self._by_upstream:
                 return self._by_upstream[key]
         return None
 
     def _names_finished(self, event: dict[str, Any]) -> bool:
-        """The event names an utterance that already ended (and none still in flight)."""
-        if self._lookup(event) is not None:
-            return False
-        task = event.get("task")
-        keys = (
-            event.get("event_id"),
-            task.get("id") if isinstance(task, dict) else None,
-            event.get("source_event_id"),
+        """The event names an utterance that already ended (ask when `_lookup` found none)."""
+        return any(
+            isinstance(key, str) and key in self._finished_upstream for key in _event_ids(event)
         )
-        return any(isinstance(key, str) and key in self._finished_upstream for key in keys)
 
     def _next_to_start(self) -> _Utterance | None:
         return next((u for u in self._turns if not u.started or u.gap), None)
@@ -810,6 +804,16 @@ class LiteCore:
                 u.finished = True
                 self._turns.remove(u)
         return actions
+
+
+def _event_ids(event: dict[str, Any]) -> tuple[object, ...]:
+    """The ids a LiveAvatar speak or buffer event may name its utterance by, in lookup order."""
+    task = event.get("task")
+    return (
+        event.get("event_id"),
+        task.get("id") if isinstance(task, dict) else None,
+        event.get("source_event_id"),
+    )
 
 
 def _fast_source(u: _Utterance, now: float) -> bool:
