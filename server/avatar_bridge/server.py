@@ -247,8 +247,10 @@ class BridgeServer:
                 "conversations": self.registry.conversation_count,
             },
         )
-        await self._health.enter_graceful_shutdown()
+        # Refuse first, then announce: a client that sees NOT_SERVING and calls once more must
+        # be refused, never admitted in the gap while the health update is being sent.
         self.service.begin_shutdown()
+        await self._health.enter_graceful_shutdown()
         if self._reloader is not None:
             self._reloader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -53,7 +53,9 @@ async def refused_while_draining(
         await late.drain()
     assert late.events == []
     status = rpc_status.from_call(caught.value)  # type: ignore[arg-type]
-    assert status is not None
+    # The code, message and trailers say what refused the call when the rich status is missing.
+    error = caught.value
+    assert status is not None, (error.code(), error.details(), error.trailing_metadata())
     info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
     assert [d.Unpack(info) or d.Unpack(retry) for d in status.details] == [True, True]
     return (

@@ -89,8 +89,11 @@ async def start_workers(emulator: str, state_dir: Path) -> tuple[BridgeProcess, 
             if attempt == 2:
                 raise
             continue
-        return bridge, metrics
-    raise AssertionError("unreachable")
+        break
+    # Health answers from whichever worker is up first: wait until both listen, or every early
+    # connection lands on the first worker (the kernel hashes over the sockets bound so far).
+    await until(lambda: len(bridge.lines('"avatar-bridge listening"')) >= 2)
+    return bridge, metrics
 
 
 def worker_pids(bridge: BridgeProcess) -> list[int]:
@@ -258,7 +261,7 @@ async def test_a_worker_signalled_directly_stops_the_whole_bridge_cleanly(tmp_pa
         assert await bridge.wait_exit(GRACE_S + EXIT_MARGIN_S) == 0, "\n".join(bridge.stderr)
     finally:
         await bridge.kill()
-    assert not bridge.lines("restarting it")
+    assert not bridge.lines("restarting it"), "\n".join(bridge.stderr)
     assert len(bridge.lines('"shut down"')) == 2
 
 

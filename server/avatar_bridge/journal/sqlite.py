@@ -25,6 +25,8 @@ from avatar_bridge.journal.owner import owner_alive, process_owner
 T = TypeVar("T")
 
 FILE_NAME = "sessions.sqlite3"
+BUSY_TIMEOUT_S = 10.0
+"""How long a statement waits for another process's lock on the file."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS owned_sessions (
@@ -94,8 +96,8 @@ class SqliteJournal:
 
     def _open(self) -> list[Entry]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        _enable_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(_SCHEMA)
         db.isolation_level = "IMMEDIATE"  # `with db:` takes the write lock up front.
@@ -125,3 +127,21 @@ class SqliteJournal:
                 == 1
             ]
         return [Entry(str(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in taken]
+
+
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting out a neighbour's write lock.
+
+    SQLite refuses a journal-mode change at once ("database is locked"), without its busy
+    timeout, while another connection holds a write lock: two workers opening one fresh state
+    directory together hit it. Retry for as long as the busy timeout would have waited.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.02)  # On the journal's own thread, never the event loop.
