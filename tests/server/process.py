@@ -9,9 +9,11 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
+import httpx
 from conftest import API_KEY  # tests/conftest.py
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -118,3 +120,45 @@ class BridgeProcess:
 
     def lines(self, needle: str) -> list[str]:
         return [line for line in self.stderr if needle in line]
+
+
+@contextlib.asynccontextmanager
+async def emulator_process() -> AsyncIterator[str]:
+    """`liveavatar-emulator` in its own process (its own CPU, apart from the test's clients)."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        str(BRIDGE.parent / "liveavatar-emulator"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--api-key",
+        API_KEY,
+        # LITE only: no LiveKit server (its default port 7880 may be taken by a `make run`).
+        "--no-livekit",
+        "--connect-delay",
+        "0.05",
+        "--log-level",
+        "warning",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=2.0) as http:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60.0  # A cold start imports FastAPI and aiortc.
+            while True:
+                try:
+                    if (await http.get("/_emulator/active")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.returncode is None, "liveavatar-emulator exited"
+                assert loop.time() < deadline, "liveavatar-emulator never answered"
+                await asyncio.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        await proc.wait()
