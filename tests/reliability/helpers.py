@@ -11,7 +11,7 @@ from typing import Any
 
 from server.helpers import WAIT_S, Inspector, Stream, lite_config
 from server.process import BridgeProcess as BridgeProcess  # re-exported: tests/plat uses it
-from server.process import free_port
+from server.process import free_port, wait_listening
 
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
@@ -77,17 +77,7 @@ async def redis_server(workdir: Path) -> AsyncIterator[str]:
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_S
-        while True:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            except OSError:
-                assert proc.returncode is None, "redis-server exited"
-                assert loop.time() < deadline, "redis-server never listened"
-                await asyncio.sleep(0.05)
+        await wait_listening(proc, port, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()

@@ -122,6 +122,27 @@ class BridgeProcess:
         return [line for line in self.stderr if needle in line]
 
 
+async def wait_listening(
+    proc: asyncio.subprocess.Process, port: int, name: str, within_s: float = WAIT_S
+) -> None:
+    """Until `proc` accepts TCP connections on loopback `port` (bounded); fails, with what it
+    wrote to a piped stderr, if it exits first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if proc.returncode is not None:
+                said = await proc.stderr.read() if proc.stderr else b""
+                raise AssertionError(f"{name} exited: {said.decode(errors='replace')}") from None
+            assert loop.time() < deadline, f"{name} never listened"
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            return
+
+
 @contextlib.asynccontextmanager
 async def emulator_process() -> AsyncIterator[str]:
     """`liveavatar-emulator` in its own process (its own CPU, apart from the test's clients)."""
