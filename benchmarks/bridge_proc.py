@@ -9,7 +9,6 @@ installed); `--asyncio` measures asyncio's own loop instead.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
@@ -18,6 +17,7 @@ from avatar_bridge import event_loop
 from avatar_bridge.config import Limits, SecurityConfig, ServerConfig
 from avatar_bridge.lag import LagMonitor
 from avatar_bridge.server import BridgeServer
+from benchmarks.common import stdin_lines
 
 
 async def main(max_sessions: int) -> None:
@@ -29,25 +29,22 @@ async def main(max_sessions: int) -> None:
         # Sessions attach to the benchmark's sink on loopback, outside the default allowlist.
         security=SecurityConfig(attach_allow=("127.0.0.1",)),
     )
-    server = BridgeServer(config)
+    await serve(BridgeServer(config))
+
+
+async def serve(server: BridgeServer) -> None:
+    """Start `server`, print its port, answer stdin's commands until `quit`, then stop."""
     port = await server.start()
     monitor = LagMonitor()
     monitor.start()
     print(f"port {port}", flush=True)
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while line := (await reader.readline()).decode().strip():
+    async for line in stdin_lines():
         if line == "reset":
             monitor.reset()
         elif line == "report":
             p50, p99, top = monitor.percentiles(0.5, 0.99, 1.0)
-            print(
-                json.dumps(
-                    {"lag_p50_ms": p50 * 1e3, "lag_p99_ms": p99 * 1e3, "lag_max_ms": top * 1e3}
-                ),
-                flush=True,
-            )
+            lag = {"lag_p50_ms": p50 * 1e3, "lag_p99_ms": p99 * 1e3, "lag_max_ms": top * 1e3}
+            print(json.dumps(lag), flush=True)
         elif line == "quit":
             break
     monitor.stop()

@@ -22,26 +22,25 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import RESULTS, cpu_s, describe, machine, pct, py_spy, rss_mb, self_cpu
 from benchmarks.full_load import SessionResult, run_sessions
 from benchmarks.full_peer import API_KEY
 
-RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 BRIDGE_CORE, PEER_CORE = 0, 1
-TICKS = os.sysconf("SC_CLK_TCK")
 HANGOVER_S = 0.5
 """The emulated agent's voice-detection hangover (FullModeConfig.vad_hangover_ms)."""
 CLIENT_ENDED = "STOP_REASON_CLIENT_ENDED"
+NAN = float("nan")
+"""A figure nothing was measured for (shown as `-`)."""
 GOAL_LAG_S = 1.0
 """Issue 9: half-close within 1 s of the last audio's playout."""
 
@@ -76,18 +75,12 @@ class Child:
         return result
 
     def cpu_s(self) -> float:
-        """User + system CPU of the process and its threads."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return cpu_s(self.proc.pid)
 
     def usage(self) -> tuple[int, int, float]:
         """(open file descriptors, threads, RSS in MB)."""
         base = Path(f"/proc/{self.proc.pid}")
-        rss = 0.0
-        for text in (base / "status").read_text().splitlines():
-            if text.startswith("VmRSS:"):
-                rss = int(text.split()[1]) / 1024
-        return len(os.listdir(base / "fd")), len(os.listdir(base / "task")), rss
+        return len(os.listdir(base / "fd")), len(os.listdir(base / "task")), rss_mb(self.proc.pid)
 
     def thread_cpu(self) -> dict[str, float]:
         """CPU seconds per thread name (digits dropped: one entry per kind of thread)."""
@@ -95,11 +88,11 @@ class Child:
         for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
             try:
                 comm = (task / "comm").read_text().strip()
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                cpu = cpu_s(self.proc.pid, int(task.name))
             except OSError:
                 continue  # The thread ended meanwhile.
             name = comm.rstrip("0123456789-_ ") or comm
-            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+            out[name] = out.get(name, 0.0) + cpu
         return out
 
     def thread_names(self) -> dict[str, int]:
@@ -193,18 +186,6 @@ def _thread_share(
     return {k: round(v, 1) for k, v in top if v > 0}
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _self_cpu() -> float:
-    usage = os.times()
-    return usage.user + usage.system
-
-
 async def run_step(sessions: int, args: argparse.Namespace, code: str = "") -> Step:
     peer = Child(PEER_CORE, "benchmarks.full_peer")
     bridge: Child | None = None
@@ -244,9 +225,9 @@ async def run_step(sessions: int, args: argparse.Namespace, code: str = "") -> S
         if args.profile:
             spy = await _py_spy(bridge.proc.pid, args.seconds, args.profile, sessions)
         by_thread0 = bridge.thread_cpu()
-        cpu0, peer0, load0, t0 = bridge.cpu_s(), peer.cpu_s(), _self_cpu(), time.perf_counter()
+        cpu0, peer0, load0, t0 = bridge.cpu_s(), peer.cpu_s(), self_cpu(), time.perf_counter()
         await asyncio.sleep(args.seconds)
-        cpu1, peer1, load1, t1 = bridge.cpu_s(), peer.cpu_s(), _self_cpu(), time.perf_counter()
+        cpu1, peer1, load1, t1 = bridge.cpu_s(), peer.cpu_s(), self_cpu(), time.perf_counter()
         by_thread = _thread_share(by_thread0, bridge.thread_cpu(), t1 - t0)
         lag = bridge.command("report")
         if spy is not None:
@@ -279,14 +260,14 @@ def _summary(
         end_reasons=dict(Counter(r.end_reason or "(none)" for r in results)),
         errors=dict(Counter(e for r in results for e in r.errors)),
         warnings=dict(Counter(w for r in results for w in r.warnings)),
-        connect_p50_s=_pct(connected, 0.5),
-        connect_p90_s=_pct(connected, 0.9),
+        connect_p50_s=pct(connected, 0.5, NAN),
+        connect_p90_s=pct(connected, 0.9, NAN),
         connect_max_s=max(connected, default=float("nan")),
-        speech_end_lag_p50_s=_pct(lags, 0.5),
+        speech_end_lag_p50_s=pct(lags, 0.5, NAN),
         speech_end_lag_max_s=max(lags, default=float("nan")),
         speech_end_missing=len(connected) - len(lags),
         split_speech=sum(r.speech_segments > 1 for r in results),
-        end_after_audio_p50_s=_pct(ends, 0.5),
+        end_after_audio_p50_s=pct(ends, 0.5, NAN),
         end_after_audio_max_s=max(ends, default=float("nan")),
         bridge_cpu_pct=100 * (m["cpu1"] - m["cpu0"]) / window,
         cpu_ms_per_audio_s=1000 * (m["cpu1"] - m["cpu0"]) / (n * window),
@@ -309,41 +290,7 @@ def _summary(
 
 async def _py_spy(pid: int, seconds: float, out: str, sessions: int) -> asyncio.subprocess.Process:
     """Sample the bridge (with native frames) over the streaming window; collapsed stacks."""
-    return await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "py-spy"),
-        "record",
-        "--pid",
-        str(pid),
-        "--duration",
-        str(int(seconds)),
-        "--format",
-        "raw",
-        "--native",
-        "--threads",
-        "-o",
-        out.replace("{n}", str(sessions)),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "cpu_model": _cpu_model(),
-        "livekit": metadata.version("livekit"),
-        "load_avg_at_start": os.getloadavg(),
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-
-
-def _cpu_model() -> str:
-    for text in Path("/proc/cpuinfo").read_text().splitlines():
-        if text.startswith("model name"):
-            return text.split(":", 1)[1].strip()
-    return ""
+    return await py_spy(pid, seconds, out.replace("{n}", str(sessions)), "--native", "--threads")
 
 
 def _fmt(x: float, digits: int = 2) -> str:
@@ -387,10 +334,9 @@ def markdown(steps: list[Step], info: dict[str, Any], command: str) -> str:
             for s in steps
         ),
         "",
-        f"Machine: {info['cpu_model']}, {info['cpus']} CPUs, Python {info['python']}, livekit "
-        f"{info['livekit']}; load average at start {info['load_avg_at_start']}, per step "
+        f"Machine: {describe(info, 'python', 'livekit')} Load average per step: "
         + ", ".join(f"{_label(s)} {s.sessions}: {s.load_avg}" for s in steps)
-        + f". {info['date_utc']}.",
+        + ".",
         "",
         f"Command: `{command}`",
     ]
@@ -442,7 +388,7 @@ def main() -> None:
     args.steps = [int(x) for x in args.steps.split(",")]
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
         os.sched_setaffinity(0, {PEER_CORE})
-    info = machine()
+    info = machine(("livekit",))
     steps = asyncio.run(amain(args))
     command = "python -m benchmarks.full_bench " + " ".join(argv)
     out = Path(args.out)

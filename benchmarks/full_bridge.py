@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 
 from avatar_bridge.config import Limits, ServerConfig
 from avatar_bridge.full.leg import connect_full_leg
-from avatar_bridge.lag import LagMonitor
 from avatar_bridge.server import BridgeServer
+from benchmarks.bridge_proc import serve
 
 
 async def main(api_url: str, api_key: str, max_sessions: int) -> None:
@@ -26,25 +25,7 @@ async def main(api_url: str, api_key: str, max_sessions: int) -> None:
         api_key=api_key,
         limits=Limits(max_sessions=max_sessions),
     )
-    server = BridgeServer(config, full_leg=connect_full_leg)
-    port = await server.start()
-    monitor = LagMonitor()
-    monitor.start()
-    print(f"port {port}", flush=True)
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while line := (await reader.readline()).decode().strip():
-        if line == "reset":
-            monitor.reset()
-        elif line == "report":
-            p50, p99, top = monitor.percentiles(0.5, 0.99, 1.0)
-            lag = {"lag_p50_ms": p50 * 1e3, "lag_p99_ms": p99 * 1e3, "lag_max_ms": top * 1e3}
-            print(json.dumps(lag), flush=True)
-        elif line == "quit":
-            break
-    monitor.stop()
-    await server.stop(2)
+    await serve(BridgeServer(config, full_leg=connect_full_leg))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import sys
 
+from benchmarks.common import stdin_lines
 from liveavatar_emulator import Emulator, EmulatorConfig
 from liveavatar_emulator.full import FullModeConfig, LiveKitFullBackend
 
@@ -37,10 +38,7 @@ async def main(host: str, sandbox_limit_s: float) -> None:
         )
         print(f"api {emulator.base_url}", flush=True)
         print(f"livekit {backend.livekit_url}", flush=True)
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while line := (await reader.readline()).decode().strip():
+        async for line in stdin_lines():
             if line == "quit":
                 break
 

@@ -76,18 +76,8 @@ async def _session(
         await asyncio.wait_for(got_connected.wait(), 120)
         outcome.connected += 1
         connected.set()
-        step = chunk_ms * BYTES_PER_MS
         t0 = stream_at + random.uniform(0, chunk_ms / 1000)
-        for index, offset in enumerate(range(0, len(audio) - step + 1, step)):
-            delay = t0 + index * chunk_ms / 1000 - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            stream.sent.append(time.perf_counter())
-            await call.write(
-                pb.ConverseRequest(audio=pb.AudioChunk(data=audio[offset : offset + step]))
-            )
-        await call.write(pb.ConverseRequest(speak_end=pb.SpeakEnd()))
-        await call.done_writing()
+        await stream_audio(call, audio, chunk_ms, t0, stream.sent)
         await asyncio.wait_for(reader, 60)
         code = await call.code()
         if code == grpc.StatusCode.OK:
@@ -97,6 +87,28 @@ async def _session(
     except (TimeoutError, grpc.aio.AioRpcError) as exc:
         outcome.errors.append(type(exc).__name__)
         call.cancel()
+
+
+async def stream_audio(
+    call: grpc.aio.StreamStreamCall[pb.ConverseRequest, pb.ConverseResponse],
+    audio: bytes,
+    chunk_ms: int,
+    t0: float,
+    sent: list[float],
+) -> None:
+    """`audio` in `chunk_ms` chunks paced in real time from `t0`, each send time appended to
+    `sent` (the sink's latency accounting), then speak_end and the half-close."""
+    step = chunk_ms * BYTES_PER_MS
+    for index, offset in enumerate(range(0, len(audio) - step + 1, step)):
+        delay = t0 + index * chunk_ms / 1000 - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent.append(time.perf_counter())
+        await call.write(
+            pb.ConverseRequest(audio=pb.AudioChunk(data=audio[offset : offset + step]))
+        )
+    await call.write(pb.ConverseRequest(speak_end=pb.SpeakEnd()))
+    await call.done_writing()
 
 
 async def run_sessions(
@@ -142,3 +154,25 @@ async def run_sessions(
     for channel in channels:
         await channel.close()
     return outcome, streams
+
+
+async def start_load(
+    port: int, sink: Sink, *, sessions: int, chunk_ms: int, seconds: float, tag: str
+) -> asyncio.Task[tuple[Outcome, list[Stream]]]:
+    """run_sessions against the bridge on `port`, returned once all stream in real time (the
+    measuring window starts then); the task ends with the calls."""
+    streaming = asyncio.Event()
+    load = asyncio.create_task(
+        run_sessions(
+            port,
+            sink,
+            sessions=sessions,
+            chunk_ms=chunk_ms,
+            seconds=seconds,
+            ramp_s=min(5.0, sessions / 200),
+            tag=tag,
+            on_streaming=streaming,
+        )
+    )
+    await streaming.wait()
+    return load

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import describe
+
 _COLUMNS = (
     ("sessions", "sessions", "{:d}"),
     ("chunk_ms", "chunk ms", "{:d}"),
@@ -25,14 +27,11 @@ _COLUMNS = (
 
 
 def markdown(report: dict[str, Any]) -> str:
-    m = report["machine"]
     lines = [
         "# Bridge benchmark",
         "",
-        f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, grpcio {m['grpcio']}, "
-        f"websockets {m['websockets']}; load average at start "
-        f"{', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} ({m['date_utc']} UTC). "
-        "Bridge pinned to core 0, load generator and LITE sink on core 1.",
+        f"{describe(report['machine'], 'python', 'grpcio', 'websockets')} Bridge pinned to "
+        "core 0, load generator and LITE sink on core 1.",
         "",
     ]
     cpu = report.get("cpu")

@@ -11,24 +11,32 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from avatar_bridge import event_loop
-from benchmarks.lite_load import run_sessions
+from benchmarks.common import (
+    GOAL_LAG_MS,
+    GOAL_P99_MS,
+    RESULTS,
+    cpu_s,
+    machine,
+    py_spy,
+    rss_mb,
+    write_report,
+)
+from benchmarks.common import ints as _ints
+from benchmarks.common import pct as _pct
+from benchmarks.common import self_cpu as _self_cpu
+from benchmarks.lite_load import start_load
 from benchmarks.sink import Sink
 
-RESULTS = Path(__file__).parent / "results"
 BRIDGE_CORE, LOAD_CORE = 0, 1
-TICKS = os.sysconf("SC_CLK_TCK")
-GOAL_P99_MS, GOAL_LAG_MS = 20.0, 10.0
 DEFAULT_UVLOOP = event_loop.resolve("auto") == "uvloop"
 """Steps run on the server's default loop."""
 
@@ -101,14 +109,10 @@ class BridgeProcess:
         return result
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return cpu_s(self.proc.pid)
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return rss_mb(self.proc.pid)
 
     def quit(self) -> None:
         self.command("quit")
@@ -117,18 +121,6 @@ class BridgeProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _self_cpu() -> float:
-    usage = os.times()
-    return usage.user + usage.system
 
 
 async def run_step(
@@ -144,20 +136,10 @@ async def run_step(
     try:
         await asyncio.sleep(0.5)
         rss_start = bridge.rss_mb()
-        streaming = asyncio.Event()
-        load = asyncio.create_task(
-            run_sessions(
-                bridge.port,
-                sink,
-                sessions=sessions,
-                chunk_ms=chunk_ms,
-                seconds=seconds,
-                ramp_s=min(5.0, sessions / 200),
-                tag=f"s{sessions}-{chunk_ms}-{time.monotonic_ns()}",
-                on_streaming=streaming,
-            )
+        tag = f"s{sessions}-{chunk_ms}-{time.monotonic_ns()}"
+        load = await start_load(
+            bridge.port, sink, sessions=sessions, chunk_ms=chunk_ms, seconds=seconds, tag=tag
         )
-        await streaming.wait()
         rss_idle = bridge.rss_mb()
         bridge.command("reset")
         spy = None
@@ -206,21 +188,7 @@ async def run_step(
 
 async def _py_spy(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Process:
     """Sample the bridge for the streaming window; collapsed stacks, one per line."""
-    return await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "py-spy"),
-        "record",
-        "--pid",
-        str(pid),
-        "--duration",
-        str(int(seconds)),
-        "--format",
-        "raw",
-        "--nonblocking",
-        "-o",
-        str(out),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    return await py_spy(pid, seconds, str(out), "--nonblocking")
 
 
 async def _perf(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Process:
@@ -271,28 +239,6 @@ async def run_baseline(
     out, _ = await proc.communicate()
     result = json.loads(out.decode().strip().splitlines()[-1])
     return float(1000 * result["cpu_s"] / result["audio_s"])
-
-
-def machine() -> dict[str, Any]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        "grpcio": metadata.version("grpcio"),
-        "websockets": metadata.version("websockets"),
-        "protobuf": metadata.version("protobuf"),
-        "load_average_at_start": os.getloadavg(),
-        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-    }
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -401,16 +347,8 @@ async def compare(sink: Sink, args: argparse.Namespace) -> None:
 def write_results(report: dict[str, Any]) -> None:
     from benchmarks.report import markdown, plot
 
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    (RESULTS / "latest.md").write_text(text)
+    write_report("latest", report, markdown)
     plot(report, RESULTS / "latest.png")
-    print(text)
-
-
-def _ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x]
 
 
 if __name__ == "__main__":

@@ -41,8 +41,18 @@ from typing import Any
 import httpx
 
 from benchmarks import lite_load
-from benchmarks.lite_load import run_sessions
-from benchmarks.run import GOAL_LAG_MS, GOAL_P99_MS, RESULTS, TICKS, _pct, _self_cpu, machine
+from benchmarks.common import (
+    GOAL_LAG_MS,
+    GOAL_P99_MS,
+    cpu_s,
+    describe,
+    ints,
+    machine,
+    pct,
+    self_cpu,
+    write_report,
+)
+from benchmarks.lite_load import start_load
 from benchmarks.sink import Sink
 
 BRIDGE = Path(sys.executable).parent / "avatar-bridge"
@@ -164,11 +174,7 @@ class Workers:
             self.pids = _children(self.proc.pid)
 
     def cpu_s(self) -> list[float]:
-        out = []
-        for pid in self.pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            out.append((int(fields[11]) + int(fields[12])) / TICKS)
-        return out
+        return [cpu_s(pid) for pid in self.pids]
 
     async def gauges(self, http: httpx.AsyncClient) -> list[tuple[float, int]]:
         """Per worker: (smoothed loop lag in ms, live LITE conversations)."""
@@ -207,26 +213,16 @@ async def run_step(
     bridge = Workers(workers, bridge_cores, 100_000)
     try:
         await bridge.ready(http)
-        streaming = asyncio.Event()
-        load = asyncio.create_task(
-            run_sessions(
-                bridge.port,
-                sink,
-                sessions=sessions,
-                chunk_ms=chunk_ms,
-                seconds=seconds,
-                ramp_s=min(5.0, sessions / 200),
-                tag=f"{setup}-{sessions}-{time.monotonic_ns()}",
-                on_streaming=streaming,
-            )
+        tag = f"{setup}-{sessions}-{time.monotonic_ns()}"
+        load = await start_load(
+            bridge.port, sink, sessions=sessions, chunk_ms=chunk_ms, seconds=seconds, tag=tag
         )
-        await streaming.wait()
-        cpu0, load0, t0 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
+        cpu0, load0, t0 = bridge.cpu_s(), self_cpu(), time.perf_counter()
         samples: list[list[tuple[float, int]]] = []
         while time.perf_counter() - t0 < seconds - 0.5:
             samples.append(await bridge.gauges(http))
             await asyncio.sleep(0.2)
-        cpu1, load1, t1 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
+        cpu1, load1, t1 = bridge.cpu_s(), self_cpu(), time.perf_counter()
         outcome, streams = await load
     finally:
         bridge.stop()
@@ -242,8 +238,8 @@ async def run_step(
         ok_calls=outcome.ok_calls,
         errors=len(outcome.errors),
         starvations=outcome.starvations,
-        latency_p50_ms=_pct(latencies, 0.5),
-        latency_p99_ms=_pct(latencies, 0.99),
+        latency_p50_ms=pct(latencies, 0.5),
+        latency_p99_ms=pct(latencies, 0.99),
         lag_max_ms=max((lag for sample in samples for lag, _ in sample), default=0.0),
         sessions_per_worker=[live for _, live in middle],
         worker_cpu_pct=bridge_cpu,
@@ -255,14 +251,12 @@ async def run_step(
 
 
 def markdown(report: dict[str, Any]) -> str:
-    m = report["machine"]
     lines = [
         "# Two-core scale benchmark (`make bench-scale`)",
         "",
-        f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, grpcio {m['grpcio']}; load "
-        f"average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} "
-        f"({m['date_utc']} UTC). Goals per step: 0 errors, 0 starvation, packet latency p99 < "
-        f"{GOAL_P99_MS:.0f} ms, smoothed loop lag < {GOAL_LAG_MS:.0f} ms in every worker.",
+        f"{describe(report['machine'], 'python', 'grpcio')} Goals per step: 0 errors, "
+        f"0 starvation, packet latency p99 < {GOAL_P99_MS:.0f} ms, smoothed loop lag < "
+        f"{GOAL_LAG_MS:.0f} ms in every worker.",
         "",
         "| setup | sessions | chunk ms | goals met | per worker | latency p50 / p99 ms | "
         "lag max ms | worker CPU % | bridge ms/session-s | load gen CPU % | "
@@ -298,22 +292,14 @@ async def main(args: argparse.Namespace) -> None:
                     print(json.dumps(row), flush=True)
     finally:
         await sink.close()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    (RESULTS / "scale.md").write_text(text)
-    print(text)
-
-
-def _ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x]
+    write_report("scale", report, markdown)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--chunk-ms", type=int, default=100)
-    parser.add_argument("--steps", type=_ints, default=_ints("300,500,700,900"))
+    parser.add_argument("--steps", type=ints, default=ints("300,500,700,900"))
     parser.add_argument(
         "--setups", type=lambda t: t.split(","), default=list(SETUPS), help="comma-separated"
     )

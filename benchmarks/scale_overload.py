@@ -32,8 +32,8 @@ import httpx
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 from benchmarks import lite_load
-from benchmarks.lite_load import BYTES_PER_MS, _config, run_sessions
-from benchmarks.run import GOAL_P99_MS, RESULTS, _pct, machine
+from benchmarks.common import GOAL_P99_MS, describe, machine, pct, write_report
+from benchmarks.lite_load import BYTES_PER_MS, _config, start_load, stream_audio
 from benchmarks.scale import SESSIONS_PER_CONNECTION, Workers
 from benchmarks.sink import Sink, Stream
 
@@ -86,18 +86,7 @@ async def newcomer(
             if event.session_state_changed.state == pb.SESSION_STATE_CONNECTED:
                 break
         drained = asyncio.create_task(_drain(call))
-        step = chunk_ms * BYTES_PER_MS
-        t0 = time.perf_counter()
-        for index, offset in enumerate(range(0, len(audio) - step + 1, step)):
-            delay = t0 + index * chunk_ms / 1000 - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            stream.sent.append(time.perf_counter())
-            await call.write(
-                pb.ConverseRequest(audio=pb.AudioChunk(data=audio[offset : offset + step]))
-            )
-        await call.write(pb.ConverseRequest(speak_end=pb.SpeakEnd()))
-        await call.done_writing()
+        await stream_audio(call, audio, chunk_ms, time.perf_counter(), stream.sent)
         await asyncio.wait_for(drained, 60)
         return "ADMITTED"
     except grpc.aio.AioRpcError as exc:
@@ -125,20 +114,14 @@ async def run_guard(
     tag = f"over-{guard}-{time.monotonic_ns()}"
     try:
         await bridge.ready(http)
-        streaming = asyncio.Event()
-        load = asyncio.create_task(
-            run_sessions(
-                bridge.port,
-                sink,
-                sessions=args.admitted,
-                chunk_ms=args.chunk_ms,
-                seconds=args.seconds,
-                ramp_s=min(5.0, args.admitted / 200),
-                tag=tag,
-                on_streaming=streaming,
-            )
+        load = await start_load(
+            bridge.port,
+            sink,
+            sessions=args.admitted,
+            chunk_ms=args.chunk_ms,
+            seconds=args.seconds,
+            tag=tag,
         )
-        await streaming.wait()
         await asyncio.sleep(1.0)  # Admitted sessions settle into real time.
         lags: list[float] = []
         late_audio = random.randbytes(int(args.seconds / 2 * 1000) * BYTES_PER_MS)
@@ -182,21 +165,19 @@ async def run_guard(
         admitted_ok=outcome.ok_calls,
         admitted_errors=len(outcome.errors),
         starvations=outcome.starvations,
-        admitted_latency_p99_ms=_pct(admitted_lat, 0.99),
-        newcomer_latency_p99_ms=_pct(late_lat, 0.99),
+        admitted_latency_p99_ms=pct(admitted_lat, 0.99),
+        newcomer_latency_p99_ms=pct(late_lat, 0.99),
         lag_max_ms=max(lags, default=0.0),
         load_average=list(os.getloadavg()),
     )
 
 
 def markdown(report: dict[str, Any]) -> str:
-    m = report["machine"]
     lines = [
         "# Overload step (`python -m benchmarks.scale_overload`)",
         "",
-        f"{m['cpu']}, {m['cores']} cores; load average at start "
-        f"{', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} ({m['date_utc']} UTC). "
-        "One worker pinned to core 0; load generator and sink on core 1.",
+        f"{describe(report['machine'])} One worker pinned to core 0; load generator and sink "
+        "on core 1.",
         "",
         "| guard | flags | admitted | newcomers | newcomers got | refused, not shared | "
         "admitted p99 ms | newcomer p99 ms | lag max ms | admitted errors | starvation | "
@@ -230,11 +211,7 @@ async def main(args: argparse.Namespace) -> None:
                 print(json.dumps(row), flush=True)
     finally:
         await sink.close()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale-overload.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    (RESULTS / "scale-overload.md").write_text(text)
-    print(text)
+    write_report("scale-overload", report, markdown)
 
 
 if __name__ == "__main__":

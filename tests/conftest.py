@@ -123,7 +123,14 @@ async def running_bridge(
         session=replace(SessionDefaults(), **bridge_settings),
         security=SecurityConfig(attach_allow_extra=attach_allow),
     )
-    server = BridgeServer(config, full_leg=full_leg)
+    async with serving(BridgeServer(config, full_leg=full_leg)) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def serving(server: BridgeServer, grace_s: float = 5.0) -> AsyncIterator[Bridge]:
+    """`server` started on its loopback port, with a channel and stub; both closed after, the
+    server stopped with `grace_s`."""
     port = await server.start()
     target = f"127.0.0.1:{port}"
     channel = grpc.aio.insecure_channel(target)
@@ -131,7 +138,7 @@ async def running_bridge(
         yield Bridge(server, channel, pb_grpc.AvatarBridgeServiceStub(channel), target)
     finally:
         await channel.close()
-        await server.stop(grace_s=5.0)
+        await server.stop(grace_s=grace_s)
 
 
 @pytest.fixture

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from avatar_bridge.actions import Action, Emit, Fail, PublishAudio, SendUpstream
 from avatar_bridge.audio import AudioConverter, AudioEncoding, AudioFormat
 from avatar_bridge.errors import FailedPrecondition, InvalidRequest
 from avatar_bridge.full.core import FullCore
-from avatar_bridge.session_config import SessionOptions
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
+
+from .lite_harness import options  # The README's session defaults, shared by both cores.
 
 PCM16K = AudioFormat(AudioEncoding.LINEAR16, 16000, 1)
 
@@ -21,20 +21,6 @@ DROP_REPORT_S = 1.0
 """A stretch dropped outside push-to-talk is reported at most one second late."""
 START_GRACE_S = 5.0
 """After half-close, an unanswered speak command is waited for five seconds."""
-
-
-def options(**overrides: Any) -> SessionOptions:
-    # The README's documented defaults, literally.
-    base = SessionOptions(
-        first_packet_ms=400,
-        packet_ms=1000,
-        low_water_ms=300,
-        keep_alive_idle_s=60.0,
-        ready_timeout_s=20.0,
-        drain_timeout_s=30.0,
-        max_pending_ms=10_000,
-    )
-    return replace(base, **overrides)
 
 
 class Harness:

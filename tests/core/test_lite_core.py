@@ -1,102 +1,22 @@
-"""The LITE sans-I/O core, driven directly: no sockets, a hand-moved clock."""
+"""The LITE sans-I/O core, driven directly (tests/core/lite_harness.py): no sockets, a
+hand-moved clock."""
 
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from avatar_bridge.actions import Action, Emit, Fail, SendUpstream
-from avatar_bridge.audio import AudioConverter, AudioEncoding, AudioFormat
+from avatar_bridge.audio import AudioEncoding, AudioFormat
 from avatar_bridge.errors import UpstreamTimeout
-from avatar_bridge.lite.core import LiteCore
-from avatar_bridge.session_config import SessionOptions
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
-PCM24 = AudioFormat(AudioEncoding.LINEAR16, 24000, 1)
+from .lite_harness import Harness, tone
+
 MAX_PACKET_B64 = 1_000_000
 OUTPUT_BYTES_PER_MS = 48
 """24 kHz mono PCM16 by the spec: 24 samples/ms x 2 bytes = 48 bytes per ms (not imported)."""
-
-
-def options(**overrides: Any) -> SessionOptions:
-    # The README's documented defaults, literally.
-    base = SessionOptions(
-        first_packet_ms=400,
-        packet_ms=1000,
-        low_water_ms=300,
-        keep_alive_idle_s=60.0,
-        ready_timeout_s=20.0,
-        drain_timeout_s=30.0,
-        max_pending_ms=10_000,
-    )
-    return replace(base, **overrides)
-
-
-class Harness:
-    """A core plus everything it asked for, in order."""
-
-    def __init__(self, fmt: AudioFormat = PCM24, **opts: Any) -> None:
-        self.now = 0.0
-        self.counter = 0
-        self.core = LiteCore(options(**opts), AudioConverter(fmt), now=0.0, new_id=self._id)
-        self.upstream: list[dict[str, Any]] = []
-        self.events: list[pb.ConverseResponse] = []
-        self.failures: list[Fail] = []
-
-    def _id(self) -> str:
-        self.counter += 1
-        return f"id{self.counter}"
-
-    def take(self, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, SendUpstream):
-                self.upstream.append(action.message)
-            elif isinstance(action, Emit):
-                self.events.append(action.response)
-            elif isinstance(action, Fail):
-                self.failures.append(action)
-
-    def request(self, rid: str = "", **member: Any) -> None:
-        self.take(self.core.handle_request(pb.ConverseRequest(request_id=rid, **member), self.now))
-
-    def audio(self, data: bytes, rid: str = "") -> None:
-        self.request(rid, audio=pb.AudioChunk(data=data))
-
-    def up(self, **event: Any) -> None:
-        self.take(self.core.handle_upstream(event, self.now))
-
-    def connect(self) -> None:
-        self.up(type="session.state_updated", state="connected")
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock, firing every deadline on the way."""
-        end = self.now + seconds
-        while True:
-            deadline = self.core.next_deadline()
-            if deadline is None or deadline > end:
-                break
-            self.now = max(self.now, deadline)
-            self.take(self.core.handle_timer(self.now))
-        self.now = end
-
-    def sent(self, kind: str) -> list[dict[str, Any]]:
-        return [m for m in self.upstream if m["type"] == kind]
-
-    def sent_audio(self) -> bytes:
-        return b"".join(base64.b64decode(m["audio"]) for m in self.sent("agent.speak"))
-
-    def kinds(self) -> list[str]:
-        return [str(e.WhichOneof("event")) for e in self.events]
-
-
-def tone(ms: int) -> bytes:
-    """Deterministic non-silent PCM16 at 24 kHz."""
-    n = ms * 24
-    return bytes((i * 7) % 256 for i in range(2 * n))
 
 
 def test_requests_before_connected_are_held_and_replayed_in_order() -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-import httpx
 import pytest
-from conftest import API_KEY
-from server.helpers import SANDBOX_AVATAR_ID, WAIT_S, Stream
+from server.cookbook import start_elsewhere
+from server.helpers import Stream
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
@@ -22,20 +21,10 @@ CONTEXT_ID = "3f1e8e5c-8a7c-4a51-9a57-0d7cbbd0c1f2"
 
 async def start_full_elsewhere(env: FullEnv) -> dict[str, Any]:
     """Create and start a FULL session with LiveAvatar's REST API, as another service would."""
-    base_url = env.bridge.server.config.api_url
-    async with httpx.AsyncClient(base_url=base_url, timeout=WAIT_S) as http:
-        body = {
-            "mode": "FULL",
-            "avatar_id": SANDBOX_AVATAR_ID,
-            "avatar_persona": {"context_id": CONTEXT_ID},
-        }
-        token = await http.post("/v1/sessions/token", headers={"X-API-KEY": API_KEY}, json=body)
-        token.raise_for_status()
-        bearer = {"Authorization": f"Bearer {token.json()['data']['session_token']}"}
-        start = await http.post("/v1/sessions/start", headers=bearer)
-        start.raise_for_status()
-        data: dict[str, Any] = start.json()["data"]
-        return data
+    persona = {"context_id": CONTEXT_ID}
+    # is_sandbox as the API defaults it (false), not the cookbook's sandbox session.
+    body = {"mode": "FULL", "avatar_persona": persona, "is_sandbox": False}
+    return await start_elsewhere(env.bridge.server.config.api_url, body)
 
 
 async def test_attach_full_speaks_and_stop_on_end_stops_the_session(env: FullEnv) -> None:

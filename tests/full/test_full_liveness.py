@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import grpc
 import pytest
 from conftest import API_KEY
 from server.helpers import SANDBOX_AVATAR_ID, WAIT_S, Stream
@@ -36,16 +35,6 @@ async def inject(env: FullEnv, session_id: str, fault: str, body: dict[str, Any]
     return response.json()
 
 
-async def stops_with(stream: Stream, reason: pb.StopReason.ValueType) -> pb.SessionStopped:
-    await stream.drain()
-    assert stream.kinds()[-1] == "session_stopped", stream.kinds()
-    stopped = stream.events[-1].session_stopped
-    assert stopped.reason == reason, stopped
-    code, details = await stream.status()
-    assert code == grpc.StatusCode.OK, details
-    return stopped
-
-
 def warning_codes(stream: Stream) -> list[str]:
     return [e.warning.code for e in stream.events if e.HasField("warning")]
 
@@ -59,7 +48,7 @@ async def test_agent_leaving_is_reported_then_ends_as_upstream_lost(env: FullEnv
     assert "waiting up to 3 s" in warning.warning.message
     # Commands meanwhile reach nobody; the conversation still ends instead of going silent.
     await stream.send(speak_text("anyone there?", "s1"))
-    stopped = await stops_with(stream, pb.STOP_REASON_UPSTREAM_LOST)
+    stopped = await stream.stopped(pb.STOP_REASON_UPSTREAM_LOST)
     assert "did not rejoin within 3 s" in stopped.detail
     assert "avatar_speak_started" not in stream.kinds()
     assert (await env.emu.wait_ended(started.session_id))["status"] == "ended"
@@ -75,7 +64,7 @@ async def test_agent_rejoining_within_the_grace_goes_on(env: FullEnv) -> None:
     assert ended.request_id == "s1"
 
     await stream.half_close()
-    await stops_with(stream, pb.STOP_REASON_CLIENT_ENDED)
+    await stream.stopped(pb.STOP_REASON_CLIENT_ENDED)
     assert warning_codes(stream)[:2] == ["AGENT_LEFT", "AGENT_REJOINED"]
 
 
@@ -85,7 +74,7 @@ async def test_avatar_leaving_ends_as_upstream_lost(env: FullEnv) -> None:
         "left"
     ] == "heygen"
 
-    stopped = await stops_with(stream, pb.STOP_REASON_UPSTREAM_LOST)
+    stopped = await stream.stopped(pb.STOP_REASON_UPSTREAM_LOST)
     assert "AVATAR_LEFT" in warning_codes(stream)
     assert "avatar participant (heygen)" in stopped.detail
 
@@ -95,7 +84,7 @@ async def test_room_dropping_the_bridge_ends_as_upstream_lost(env: FullEnv) -> N
     dropped = await inject(env, started.session_id, "room_drop", {})
     assert dropped["dropped"] == ["client"]
 
-    stopped = await stops_with(stream, pb.STOP_REASON_UPSTREAM_LOST)
+    stopped = await stream.stopped(pb.STOP_REASON_UPSTREAM_LOST)
     assert "disconnected" in stopped.detail
     # The session outlived the room connection: the bridge stopped it.
     assert (await env.emu.wait_ended(started.session_id))["status"] == "ended"
@@ -208,4 +197,4 @@ async def test_a_broken_room_connection_is_reported_and_commands_wait_for_the_sd
     assert ended.request_id == "s1"
     assert warning_codes(stream) == ["ROOM_RECONNECTING", "ROOM_RECONNECTED"]
     await stream.half_close()
-    await stops_with(stream, pb.STOP_REASON_CLIENT_ENDED)
+    await stream.stopped(pb.STOP_REASON_CLIENT_ENDED)

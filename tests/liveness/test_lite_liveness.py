@@ -8,7 +8,6 @@ the fault hits.
 
 from __future__ import annotations
 
-import grpc
 from server.helpers import Stream, audio, lite_config, speak_end
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
@@ -34,17 +33,6 @@ async def open_connected(stub: object) -> tuple[Stream, str]:
         lambda e: e.session_state_changed.state == pb.SESSION_STATE_CONNECTED,
     )
     return stream, session_id
-
-
-async def ends_with(stream: Stream, reason: pb.StopReason.ValueType) -> pb.SessionStopped:
-    """Read to the end: the last event is session_stopped with `reason`, the status OK."""
-    await stream.drain()
-    assert stream.kinds()[-1] == "session_stopped", stream.kinds()
-    stopped = stream.events[-1].session_stopped
-    assert stopped.reason == reason, stopped
-    code, details = await stream.status()
-    assert code == grpc.StatusCode.OK, details
-    return stopped
 
 
 def warnings(stream: Stream, code: str) -> list[pb.Warning]:
@@ -80,7 +68,7 @@ async def test_dropped_socket_is_reconnected_and_the_conversation_goes_on(
     assert detail["status"] == "started"
 
     await stream.half_close()
-    await ends_with(stream, pb.STOP_REASON_CLIENT_ENDED)
+    await stream.stopped(pb.STOP_REASON_CLIENT_ENDED)
     assert (await emu.wait_ended(session_id))["status"] == "ended"
 
 
@@ -92,7 +80,7 @@ async def test_refused_reconnects_end_the_conversation_as_upstream_lost(
 
     assert await emu.drop_ws(session_id, 1011, "internal error") == 1
 
-    stopped = await ends_with(stream, pb.STOP_REASON_UPSTREAM_LOST)
+    stopped = await stream.stopped(pb.STOP_REASON_UPSTREAM_LOST)
     assert "1011" in stopped.detail
     assert "3 reconnect attempt(s) failed" in stopped.detail
     # The bridge's default policy: 3 attempts, each refused by the emulator.
@@ -109,7 +97,7 @@ async def test_a_session_that_ended_upstream_is_not_reconnected(
 
     await emu.end(session_id, "NO_CREDITS")
 
-    stopped = await ends_with(stream, pb.STOP_REASON_NO_CREDITS)
+    stopped = await stream.stopped(pb.STOP_REASON_NO_CREDITS)
     assert stopped.upstream_reason == "NO_CREDITS"
     assert (await emu.session(session_id))["ws_connections"] == 1
     assert not warnings(stream, "UPSTREAM_RECONNECTED")
@@ -124,7 +112,7 @@ async def test_a_silent_upstream_is_reported_then_ended_as_upstream_lost(
 
     await stream.send(audio(mulaw(300), "u1"), speak_end())
 
-    await ends_with(stream, pb.STOP_REASON_UPSTREAM_LOST)
+    await stream.stopped(pb.STOP_REASON_UPSTREAM_LOST)
     [silent] = warnings(stream, "UPSTREAM_SILENT")
     assert "no event" in silent.message
     # Nothing the stalled emulator sent reached the client before the end.
@@ -141,7 +129,7 @@ async def test_a_short_stall_is_not_an_error(bridge: object, emu: FaultyEmulator
     await stream.until("avatar_speak_ended", lambda e: e.avatar_speak_ended.utterance_id == "u1")
 
     await stream.half_close()
-    await ends_with(stream, pb.STOP_REASON_CLIENT_ENDED)
+    await stream.stopped(pb.STOP_REASON_CLIENT_ENDED)
     assert not warnings(stream, "UPSTREAM_SILENT")
 
 
@@ -167,4 +155,4 @@ async def test_interrupt_reports_audio_sent_but_never_played(
     assert abs(dropped.duration_ms - discarded_ms) <= 500, (dropped, played)
 
     await stream.half_close()
-    await ends_with(stream, pb.STOP_REASON_CLIENT_ENDED)
+    await stream.stopped(pb.STOP_REASON_CLIENT_ENDED)

@@ -53,6 +53,28 @@ async def _sample_peak(pid: int, seconds: float) -> float:
     return peak
 
 
+async def _push_and_sample(
+    pid: int, calls: list[grpc.aio.StreamStreamCall], chunk: bytes
+) -> tuple[float, dict[int, int]]:
+    """Each call offered CHUNKS chunks as fast as gRPC accepts them while the bridge's RSS is
+    sampled for 6 s; then pushes and calls are cancelled. The peak RSS and the bytes each call
+    got written."""
+    written = dict.fromkeys(range(len(calls)), 0)
+
+    async def push(index: int) -> None:
+        for _ in range(CHUNKS):
+            await calls[index].write(pb.ConverseRequest(audio=pb.AudioChunk(data=chunk)))
+            written[index] += len(chunk)
+
+    pushers = [asyncio.create_task(push(i)) for i in range(len(calls))]
+    peak = await _sample_peak(pid, 6.0)
+    for task in pushers:
+        task.cancel()
+    for call in calls:
+        call.cancel()
+    return peak, written
+
+
 async def test_fast_clients_are_held_back_by_flow_control() -> None:
     clients, chunk = 4, b"\x01\x02" * 32_768  # 64 kB chunks: 1.37 s of audio each
     received = dict.fromkeys(range(clients), 0)
@@ -76,22 +98,10 @@ async def test_fast_clients_are_held_back_by_flow_control() -> None:
             for index, call in enumerate(calls):
                 await _connected(call, attach_config(sink, f"fast-{index}"))
             before = rss_mib(pid)
-            written = dict.fromkeys(range(clients), 0)
             started = time.monotonic()
-
-            async def push(index: int) -> None:
-                # 55 s of audio per 40 chunks, offered as fast as gRPC accepts it.
-                for _ in range(CHUNKS):
-                    await calls[index].write(pb.ConverseRequest(audio=pb.AudioChunk(data=chunk)))
-                    written[index] += len(chunk)
-
-            pushers = [asyncio.create_task(push(i)) for i in range(clients)]
-            peak = await _sample_peak(pid, 6.0)
+            # 55 s of audio per 40 chunks, offered as fast as gRPC accepts it.
+            peak, written = await _push_and_sample(pid, calls, chunk)
             elapsed = time.monotonic() - started
-            for task in pushers:
-                task.cancel()
-            for call in calls:
-                call.cancel()
     growth = peak - before
     print(f"fast clients: RSS +{growth:.1f} MiB, written {written}, received {received}")
     assert growth <= clients * PER_CONVERSATION_MIB + MARGIN_MIB, (
@@ -124,19 +134,7 @@ async def test_a_stalled_upstream_does_not_grow_the_bridge() -> None:
         for index, call in enumerate(calls):
             await _connected(call, attach_config(sink, f"stalled-{index}"))
         before = rss_mib(pid)
-        written = dict.fromkeys(range(clients), 0)
-
-        async def push(index: int) -> None:
-            for _ in range(CHUNKS):
-                await calls[index].write(pb.ConverseRequest(audio=pb.AudioChunk(data=chunk)))
-                written[index] += len(chunk)
-
-        pushers = [asyncio.create_task(push(i)) for i in range(clients)]
-        peak = await _sample_peak(pid, 6.0)
-        for task in pushers:
-            task.cancel()
-        for call in calls:
-            call.cancel()
+        peak, written = await _push_and_sample(pid, calls, chunk)
         stalled.set()
     growth = peak - before
     print(f"stalled upstream: RSS +{growth:.1f} MiB, written {written}")

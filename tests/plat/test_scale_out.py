@@ -21,6 +21,7 @@ import grpc
 import pytest
 from reliability.helpers import BridgeProcess, free_port
 from server.helpers import WAIT_S, Inspector, Stream, audio, lite_config, speak_end
+from server.process import wait_listening
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
@@ -100,17 +101,7 @@ async def nginx(workdir: Path, upstreams: list[str]) -> AsyncIterator[str]:
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_S
-        while True:
-            assert proc.returncode is None, await proc.stderr.read() if proc.stderr else ""
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            except OSError:
-                assert loop.time() < deadline, "nginx never listened"
-                await asyncio.sleep(0.05)
+        await wait_listening(proc, port, "nginx")
         yield f"127.0.0.1:{port}"
     finally:
         if proc.returncode is None:

@@ -7,12 +7,10 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-import grpc
-from conftest import API_KEY, Bridge
+from conftest import API_KEY, Bridge, serving
 
 from avatar_bridge.config import Limits, ServerConfig, SessionDefaults
 from avatar_bridge.server import BridgeServer
-from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
 
 @contextlib.asynccontextmanager
@@ -31,12 +29,5 @@ async def bridge_at(
         limits=replace(Limits(), **(limits or {})),
         session=replace(SessionDefaults(), **(session or {})),
     )
-    server = BridgeServer(config)
-    port = await server.start()
-    target = f"127.0.0.1:{port}"
-    channel = grpc.aio.insecure_channel(target)
-    try:
-        yield Bridge(server, channel, pb_grpc.AvatarBridgeServiceStub(channel), target)
-    finally:
-        await channel.close()
-        await server.stop(grace_s=grace_s)
+    async with serving(BridgeServer(config), grace_s) as running:
+        yield running

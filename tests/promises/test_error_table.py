@@ -174,10 +174,7 @@ async def test_lite_start_without_ws_url_is_failed_precondition_and_stopped() ->
         "/v1/sessions/stop": lambda _b: (200, envelope(1000, "ok")),
     }
     async with FakeLiveAvatar(script) as fake, bridge_at(fake.base_url) as bridge:
-        stream = Stream(bridge.stub)
-        await stream.send(lite_config())
-        await stream.half_close()
-        code, details = await final_status(stream)
+        code, details, _ = await refused(bridge.stub, lite_config())
         assert code == grpc.StatusCode.FAILED_PRECONDITION, details
         assert "ws_url" in details
         assert await stopped_ids_after_a_stop(fake) == [SESSION_ID]
@@ -194,10 +191,7 @@ async def test_a_failed_start_ends_unavailable_and_the_session_is_stopped(failur
         "/v1/sessions/stop": lambda _b: (200, envelope(1000, "ok")),
     }
     async with FakeLiveAvatar(script) as fake, bridge_at(fake.base_url) as bridge:
-        stream = Stream(bridge.stub)
-        await stream.send(lite_config())
-        await stream.half_close()
-        code, details = await final_status(stream)
+        code, details, stream = await refused(bridge.stub, lite_config())
         assert code == grpc.StatusCode.UNAVAILABLE, details
         assert stream.events == []
         # The README: a session is owned from its token on, so a failed start is stopped.

@@ -9,11 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-from conftest import API_KEY  # tests/conftest.py
 from server.helpers import WAIT_S, Inspector, Stream, lite_config
-from server.process import BRIDGE, free_port
 from server.process import BridgeProcess as BridgeProcess  # re-exported: tests/plat uses it
+from server.process import free_port, wait_listening
 
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
@@ -57,48 +55,6 @@ async def wait_active(emu: Inspector, count: int, within_s: float = WAIT_S) -> l
 
 
 @contextlib.asynccontextmanager
-async def emulator_process() -> AsyncIterator[str]:
-    """`liveavatar-emulator` in its own process (its own CPU, apart from the test's clients)."""
-    port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        str(BRIDGE.parent / "liveavatar-emulator"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--api-key",
-        API_KEY,
-        # LITE only: no LiveKit server (its default port 7880 may be taken by a `make run`).
-        "--no-livekit",
-        "--connect-delay",
-        "0.05",
-        "--log-level",
-        "warning",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=2.0) as http:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 60.0  # A cold start imports FastAPI and aiortc.
-            while True:
-                try:
-                    if (await http.get("/_emulator/active")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.returncode is None, "liveavatar-emulator exited"
-                assert loop.time() < deadline, "liveavatar-emulator never answered"
-                await asyncio.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        await proc.wait()
-
-
-@contextlib.asynccontextmanager
 async def redis_server(workdir: Path) -> AsyncIterator[str]:
     """A real redis-server (Debian's) on a free loopback port; yields its URL."""
     binary = shutil.which("redis-server")
@@ -121,17 +77,7 @@ async def redis_server(workdir: Path) -> AsyncIterator[str]:
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_S
-        while True:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            except OSError:
-                assert proc.returncode is None, "redis-server exited"
-                assert loop.time() < deadline, "redis-server never listened"
-                await asyncio.sleep(0.05)
+        await wait_listening(proc, port, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()

@@ -16,15 +16,18 @@ import signal
 import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 import httpx
 import pytest
 from conftest import API_KEY  # tests/conftest.py
-from reliability.helpers import BRIDGE, BridgeProcess, emulator_process, wait_active
+from reliability.helpers import BridgeProcess, wait_active
+from server.fixtures import emulator_as_process as emulator_as_process  # `emulator`: a process
+from server.fixtures import inspector as inspector
 from server.helpers import WAIT_S, Inspector, Stream, lite_config
+from server.process import BRIDGE
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
@@ -37,21 +40,6 @@ CONNECTIONS = 16
 landing on one worker has probability 2**-15."""
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[str]:
-    async with emulator_process() as url:
-        yield url
-
-
-@pytest.fixture
-async def inspector(emulator: str) -> AsyncIterator[Inspector]:
-    inspector = Inspector(emulator)
-    try:
-        yield inspector
-    finally:
-        await inspector.aclose()
 
 
 def _two_free_ports() -> int:

@@ -39,13 +39,12 @@ def test_worker_index_comes_from_the_parent_environment() -> None:
 
 def test_plan_refuses_port_zero_the_embedded_emulator_and_a_taken_port() -> None:
     with pytest.raises(SystemExit, match="fixed --listen port"):
-        check_plan(ServerConfig(listen="127.0.0.1:0"), 2)
+        check_plan(ServerConfig(listen="127.0.0.1:0"))
     with pytest.raises(SystemExit, match="embedded emulator"):
-        check_plan(ServerConfig(listen="127.0.0.1:50999", emulator=True), 2)
+        check_plan(ServerConfig(listen="127.0.0.1:50999", emulator=True))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(SystemExit, match="cannot listen"):
-            check_plan(ServerConfig(listen=f"127.0.0.1:{port}"), 2)
-        check_plan(ServerConfig(listen=f"127.0.0.1:{port}"), 1)  # One worker: the server says.
+            check_plan(ServerConfig(listen=f"127.0.0.1:{port}"))

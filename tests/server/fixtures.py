@@ -1,4 +1,5 @@
-"""Fixtures the server and reliability tests share (their conftests import them)."""
+"""Fixtures the server, reliability and scale tests share (their conftests or modules import
+them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from liveavatar_emulator import Emulator
 
 from .helpers import Inspector
+from .process import emulator_process
 
 
 @pytest.fixture
@@ -18,9 +20,18 @@ def emulator_settings() -> dict[str, Any]:
     return {"playback_time_scale": 0.05}
 
 
+@pytest.fixture(name="emulator")
+async def emulator_as_process() -> AsyncIterator[str]:
+    """Overrides `emulator` in a module that imports it: the emulator's URL, served by its own
+    `liveavatar-emulator` process so the test's many clients and bridges do not slow it."""
+    async with emulator_process() as url:
+        yield url
+
+
 @pytest.fixture
-async def inspector(emulator: Emulator) -> AsyncIterator[Inspector]:
-    inspector = Inspector(emulator.base_url)
+async def inspector(emulator: Emulator | str) -> AsyncIterator[Inspector]:
+    """The emulator's inspection API, in-process (`Emulator`) or a process's URL (`str`)."""
+    inspector = Inspector(emulator if isinstance(emulator, str) else emulator.base_url)
     try:
         yield inspector
     finally:

@@ -104,6 +104,17 @@ class Stream:
     def kinds(self) -> list[str]:
         return [event_kind(e) for e in self.events]
 
+    async def stopped(self, reason: pb.StopReason.ValueType | None = None) -> pb.SessionStopped:
+        """Read to the end: the last event is session_stopped (with `reason` when given) and
+        the call ends OK."""
+        await self.drain()
+        assert self.kinds()[-1] == "session_stopped", self.kinds()
+        stopped = self.events[-1].session_stopped
+        assert reason is None or stopped.reason == reason, stopped
+        code, details = await self.status()
+        assert code == grpc.StatusCode.OK, details
+        return stopped
+
 
 class Inspector:
     """The emulator's /_emulator inspection and fault API, over HTTP."""

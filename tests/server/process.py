@@ -9,9 +9,11 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
+import httpx
 from conftest import API_KEY  # tests/conftest.py
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -118,3 +120,66 @@ class BridgeProcess:
 
     def lines(self, needle: str) -> list[str]:
         return [line for line in self.stderr if needle in line]
+
+
+async def wait_listening(
+    proc: asyncio.subprocess.Process, port: int, name: str, within_s: float = WAIT_S
+) -> None:
+    """Until `proc` accepts TCP connections on loopback `port` (bounded); fails, with what it
+    wrote to a piped stderr, if it exits first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if proc.returncode is not None:
+                said = await proc.stderr.read() if proc.stderr else b""
+                raise AssertionError(f"{name} exited: {said.decode(errors='replace')}") from None
+            assert loop.time() < deadline, f"{name} never listened"
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            return
+
+
+@contextlib.asynccontextmanager
+async def emulator_process() -> AsyncIterator[str]:
+    """`liveavatar-emulator` in its own process (its own CPU, apart from the test's clients)."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        str(BRIDGE.parent / "liveavatar-emulator"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--api-key",
+        API_KEY,
+        # LITE only: no LiveKit server (its default port 7880 may be taken by a `make run`).
+        "--no-livekit",
+        "--connect-delay",
+        "0.05",
+        "--log-level",
+        "warning",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=2.0) as http:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60.0  # A cold start imports FastAPI and aiortc.
+            while True:
+                try:
+                    if (await http.get("/_emulator/active")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.returncode is None, "liveavatar-emulator exited"
+                assert loop.time() < deadline, "liveavatar-emulator never answered"
+                await asyncio.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        await proc.wait()
