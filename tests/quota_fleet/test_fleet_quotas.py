@@ -5,10 +5,14 @@ back (or refuses with --quota-fail-closed)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
 import sys
 import textwrap
 
 import pytest
+from redis.asyncio import Redis
 from server.helpers import WAIT_S
 
 from avatar_bridge.errors import LimitExceeded
@@ -186,3 +190,40 @@ async def test_no_quota_makes_no_redis_call(redis_url: str) -> None:
         assert quotas.up is True
     finally:
         await quotas.close()
+
+
+async def test_redis_paused_then_back_logs_each_change_once(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="avatar_bridge")
+    probe = Redis.from_url(redis_url)
+    pid = int((await probe.info("server"))["process_id"])
+    await probe.aclose()
+    states: list[bool] = []
+    quotas = FleetQuotas(
+        RedisQuotaStore(redis_url, timeout_s=0.5), QuotaPolicy(), on_state=states.append
+    )
+    solo = Principal("solo", frozenset(), Quota(max_conversations=1))
+    try:
+        first = await quotas.take(solo)
+        os.kill(pid, signal.SIGSTOP)  # Redis hangs: every call times out.
+        try:
+            # The fallback is this process's own counter, which the Redis-admitted
+            # conversation does not hold: two are admitted, one past the fleet quota.
+            await quotas.take(solo)
+            with pytest.raises(LimitExceeded):
+                await quotas.take(solo)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        first()
+        await quotas.take(Principal("eve", frozenset(), Quota(max_conversations=1)))
+        assert quotas.up is True
+        assert states == [True, False, True]
+    finally:
+        await quotas.close()
+    messages = [r.getMessage() for r in caplog.records if "quota store" in r.getMessage()]
+    assert messages == [
+        "quota store unreachable: quotas fall back to this process",
+        "quota store reachable again: quotas are fleet-wide",
+    ]
+    assert all("redis://" not in r.getMessage() + str(r.__dict__) for r in caplog.records)
