@@ -208,11 +208,10 @@ async def test_redis_paused_then_back_logs_each_change_once(
         first = await quotas.take(solo)
         os.kill(pid, signal.SIGSTOP)  # Redis hangs: every call times out.
         try:
-            # The fallback is this process's own counter, which the Redis-admitted
-            # conversation does not hold: two are admitted, one past the fleet quota.
-            await quotas.take(solo)
+            # The fallback counter also holds the conversation Redis admitted: refused.
             with pytest.raises(LimitExceeded):
                 await quotas.take(solo)
+            await quotas.take(Principal("dan", frozenset(), Quota(max_conversations=1)))
         finally:
             os.kill(pid, signal.SIGCONT)
         first()

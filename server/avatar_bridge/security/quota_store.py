@@ -184,7 +184,14 @@ class FleetQuotas:
         self._state(True)
         self._held[lease_id] = principal.name
         self._ensure_renewer()
-        return lambda: self._give_back(principal.name, lease_id)
+        # Counted locally too, so a fallback during an outage sees this process's conversations.
+        local = self.local.record(principal)
+
+        def give_back() -> None:
+            local.release()
+            self._give_back(principal.name, lease_id)
+
+        return give_back
 
     async def close(self) -> None:
         if self._renewer is not None:
