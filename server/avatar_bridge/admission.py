@@ -80,6 +80,13 @@ class Ticket:
         self._deferred = False
         self.released = False
 
+    def add(self, give_back: Release) -> None:
+        """Hold one more thing (an async admission step's take, e.g. a fleet quota lease)."""
+        if self.released:
+            give_back()
+            return
+        self._releases.append(give_back)
+
     def release(self) -> None:
         """Give back everything now (idempotent); a no-op once deferred to a task."""
         if self.released or self._deferred:

@@ -84,6 +84,9 @@ class SecurityConfig:
     """Default per-principal concurrent conversations; 0 is unlimited."""
     quota_starts_per_minute: int = 0
     """Default per-principal conversation starts per minute; 0 is unlimited."""
+    quota_fail_closed: bool = False
+    """With --redis-url, refuse new conversations while Redis is unreachable instead of falling
+    back to this process's own quotas (security/quota_store.py)."""
     attach_allow: tuple[str, ...] = ()
     """Hosts attach URLs may name (host, host:port, *.domain); empty: LiveAvatar's own."""
     attach_allow_extra: tuple[str, ...] = ()
@@ -268,6 +271,12 @@ def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
         "--quota-starts-per-minute", type=int, help="per-principal starts per minute (0: no cap)"
     )
     group.add_argument(
+        "--quota-fail-closed",
+        action="store_const",
+        const="1",
+        help="with --redis-url: refuse while Redis is down (default: per-process quotas)",
+    )
+    group.add_argument(
         "--attach-allow", help="comma-separated hosts attach URLs may name (host, host:port, *.dom)"
     )
     group.add_argument("--reload-interval-s", type=float, help="file change check (default 5)")
@@ -362,6 +371,7 @@ _SECURITY_ENV = {
     "close_reflection": "AVATAR_BRIDGE_CLOSE_REFLECTION",
     "quota_conversations": "AVATAR_BRIDGE_QUOTA_CONVERSATIONS",
     "quota_starts_per_minute": "AVATAR_BRIDGE_QUOTA_STARTS_PER_MINUTE",
+    "quota_fail_closed": "AVATAR_BRIDGE_QUOTA_FAIL_CLOSED",
     "attach_allow": "AVATAR_BRIDGE_ATTACH_ALLOW",
     "reload_interval_s": "AVATAR_BRIDGE_RELOAD_INTERVAL_S",
 }
@@ -394,6 +404,7 @@ def _security_values(
         quota_starts_per_minute=int(
             values.get("quota_starts_per_minute", base.quota_starts_per_minute)
         ),
+        quota_fail_closed=yes("quota_fail_closed"),
         attach_allow=tuple(h.strip() for h in values.get("attach_allow", "").split(",") if h),
         reload_interval_s=float(values.get("reload_interval_s", base.reload_interval_s)),
     )

@@ -112,6 +112,14 @@ class BridgeMetrics:
             namespace=NAMESPACE,
             registry=reg,
         )
+        self.quota_store_up = Gauge(
+            "quota_store_up",
+            "1 while the shared quota store (Redis) answers; 0: quotas fall back per process "
+            "(or refuse, --quota-fail-closed). 1 without --redis-url: nothing to reach.",
+            namespace=NAMESPACE,
+            registry=reg,
+        )
+        self.quota_store_up.set(1)
         self.lag = LagMonitor()
         Gauge(
             "event_loop_lag_seconds",

@@ -36,6 +36,7 @@ from avatar_bridge.security.allowlist import for_server
 from avatar_bridge.security.interceptor import AuthInterceptor, AuthPolicy, AuthState
 from avatar_bridge.security.keys import AuthFileError
 from avatar_bridge.security.principal import Quota
+from avatar_bridge.security.quota_store import FleetQuotas, RedisQuotaStore
 from avatar_bridge.security.quotas import QuotaPolicy
 from avatar_bridge.security.tls import ReloadingTlsCredentials, TlsFileError, TlsFiles
 from avatar_bridge.service import AvatarBridgeService
@@ -77,6 +78,7 @@ class BridgeServer:
         self._reload_now = asyncio.Event()
         self._trimmer = MemoryTrimmer()
         self._shedding: LagMonitor | None = None
+        self._fleet_quotas: FleetQuotas | None = None
         self.metrics = BridgeMetrics()
         self.metrics_port = 0
         """Port of /metrics when --metrics-listen is set, else 0."""
@@ -109,14 +111,24 @@ class BridgeServer:
         )
         # Recovery: sessions a crashed run (or a dead replica) left are stopped in the background.
         await self.registry.open()
+        default_quotas = QuotaPolicy(
+            Quota(security.quota_conversations, security.quota_starts_per_minute)
+        )
+        if config.redis_url:
+            # Quotas fleet-wide in the same Redis as the journal; its lease for the quota leases.
+            self._fleet_quotas = FleetQuotas(
+                RedisQuotaStore(config.redis_url, lease_s=config.lease_s),
+                default_quotas,
+                fail_closed=security.quota_fail_closed,
+                on_state=lambda up: self.metrics.quota_store_up.set(int(up)),
+            )
         self.service = AvatarBridgeService(
             config,
             self._rest,
             self.registry,
             full_leg=self._full_leg,
-            quotas=QuotaPolicy(
-                Quota(security.quota_conversations, security.quota_starts_per_minute)
-            ),
+            quotas=QuotaPolicy() if self._fleet_quotas else default_quotas,
+            fleet_quotas=self._fleet_quotas,
             allowlist=for_server(
                 security.attach_allow, config.api_url, security.attach_allow_extra
             ),
@@ -271,6 +283,8 @@ class BridgeServer:
         if self._shedding is not None:
             self._shedding.stop()
         self.metrics.close()
+        if self._fleet_quotas is not None:
+            await self._fleet_quotas.close()
         await self.registry.close()
         if self._rest is not None:
             await self._rest.aclose()

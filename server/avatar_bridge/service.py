@@ -40,6 +40,7 @@ from avatar_bridge.metrics import BridgeMetrics
 from avatar_bridge.registry import SessionRegistry, ShuttingDown
 from avatar_bridge.security.allowlist import HostAllowlist
 from avatar_bridge.security.principal import OPERATE, Principal, current_principal
+from avatar_bridge.security.quota_store import FleetQuotas
 from avatar_bridge.security.quotas import UNLIMITED, QuotaPolicy
 from avatar_bridge.session_config import Plan, plan_from_config
 from avatar_bridge.wire import Undecodable
@@ -72,12 +73,15 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         *,
         full_leg: LegFactory | None = None,
         quotas: QuotaPolicy = UNLIMITED,
+        fleet_quotas: FleetQuotas | None = None,
         allowlist: HostAllowlist | None = None,
         metrics: BridgeMetrics | None = None,
     ) -> None:
         self._config = config
         self._metrics = metrics or BridgeMetrics()
         self._quotas = quotas
+        self._fleet_quotas = fleet_quotas
+        """Quotas shared through Redis: checked by an async step after `admission.admit`."""
         self._allowlist = allowlist or HostAllowlist()
         self._drivers: dict[str, str] = {}
         """session id → the principal whose conversation drives it (for StopSession's log)."""
@@ -137,6 +141,12 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             # The admission point: the session limit and every policy (per-principal quotas,
             # load shedding), before any REST call.
             ticket = self.admission.admit(current_principal())
+            if self._fleet_quotas is not None:
+                try:
+                    ticket.add(await self._fleet_quotas.take(current_principal()))
+                except BaseException:
+                    ticket.release()
+                    raise
         except BridgeError as exc:
             self._metrics.refusals.labels(exc.reason).inc()
             tracing.event("refused", {"reason": exc.reason})

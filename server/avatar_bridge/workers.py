@@ -15,8 +15,10 @@ Restarts are bounded: past MAX_RESTARTS within RESTART_WINDOW_S the parent drain
 exits 1, so a crash loop reaches the platform (Kubernetes restart count, systemd) instead of
 being hidden.
 
---max-sessions, --max-pending-configs and the per-principal quotas hold per worker: a pod's
-capacity is workers x --max-sessions. Metrics: worker i serves /metrics on the base port + i.
+--max-sessions and --max-pending-configs hold per worker: a pod's capacity is workers x
+--max-sessions. The per-principal quotas are fleet-wide with --redis-url (security/quota_store.py);
+without it they hold per worker, which the parent warns about (see quota_scope_warning).
+Metrics: worker i serves /metrics on the base port + i.
 """
 
 from __future__ import annotations
@@ -97,6 +99,26 @@ def check_plan(config: ServerConfig) -> None:
             "--workers 1, or start `liveavatar-emulator` and point LIVEAVATAR_API_URL at it"
         )
     _port_is_free(host.strip("[]"), int(port))
+    warning = quota_scope_warning(config, workers)
+    if warning:
+        log.warning(warning, extra={"workers": workers})
+
+
+def quota_scope_warning(config: ServerConfig, workers: int) -> str:
+    """Why quotas without a shared store are per worker; empty when nothing to say.
+
+    Warn rather than divide: the kernel spreads connections, not principals, so a quota split
+    N ways would refuse a principal on one worker while another worker has its share free (and
+    a quota below N could not be split at all). `--redis-url` makes quotas exact across workers.
+    """
+    security = config.security
+    has_quotas = security.quota_conversations or security.quota_starts_per_minute
+    if workers == 1 or config.redis_url or not (has_quotas or security.auth_file):
+        return ""
+    return (
+        f"per-principal quotas hold per worker: with --workers {workers} and no --redis-url a "
+        f"principal may get up to {workers} x its quota; set --redis-url for fleet-wide quotas"
+    )
 
 
 def _port_is_free(host: str, port: int) -> None:

@@ -66,8 +66,20 @@ class QuotaPolicy:
                 subject=f"principal:{name}:starts_per_minute",
                 retry_after_s=retry_s,
             )
-        starts.append(now)
-        self._active[name] = active + 1
+        return self._take(name, now)
+
+    def record(self, principal: Principal) -> QuotaHandle:
+        """Count a conversation admitted elsewhere (the fleet store) without checking, so a
+        fallback to these counters knows what this process already drives."""
+        starts = self._starts.setdefault(principal.name, deque())
+        now = self._clock()
+        while starts and starts[0] <= now - WINDOW_S:
+            starts.popleft()
+        return self._take(principal.name, now)
+
+    def _take(self, name: str, now: float) -> QuotaHandle:
+        self._starts.setdefault(name, deque()).append(now)
+        self._active[name] = self._active.get(name, 0) + 1
         return QuotaHandle(lambda: self._give_back(name))
 
     def _give_back(self, name: str) -> None:
