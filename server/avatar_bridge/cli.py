@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if index is not None:
         logging.getLogger().handlers[0].addFilter(WorkerLogField(index))
     elif workers > 1:
-        check_plan(config)
+        check_plan(config, workers)
         supervisor = Supervisor(sys.argv[1:] if argv is None else argv, workers, config)
         sys.exit(asyncio.run(supervisor.run()))
     rlimits.check_nofile(config.limits.max_sessions)  # FULL sessions need many fds each.

@@ -85,7 +85,7 @@ def worker_config(config: ServerConfig, index: int) -> ServerConfig:
     return replace(config, reuse_port=True, metrics_listen=metrics, replica_id=replica)
 
 
-def check_plan(config: ServerConfig) -> None:
+def check_plan(config: ServerConfig, workers: int) -> None:
     """Refuse a `--workers` > 1 set-up whose workers cannot share a port, before any starts
     (one worker binds its port itself and says so if it cannot)."""
     host, _, port = config.listen.rpartition(":")

@@ -39,12 +39,12 @@ def test_worker_index_comes_from_the_parent_environment() -> None:
 
 def test_plan_refuses_port_zero_the_embedded_emulator_and_a_taken_port() -> None:
     with pytest.raises(SystemExit, match="fixed --listen port"):
-        check_plan(ServerConfig(listen="127.0.0.1:0"))
+        check_plan(ServerConfig(listen="127.0.0.1:0"), 2)
     with pytest.raises(SystemExit, match="embedded emulator"):
-        check_plan(ServerConfig(listen="127.0.0.1:50999", emulator=True))
+        check_plan(ServerConfig(listen="127.0.0.1:50999", emulator=True), 2)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(SystemExit, match="cannot listen"):
-            check_plan(ServerConfig(listen=f"127.0.0.1:{port}"))
+            check_plan(ServerConfig(listen=f"127.0.0.1:{port}"), 2)
