@@ -9,6 +9,7 @@ from the module under test.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -101,7 +102,10 @@ class FailingBackend(FakeBackend):
         raise RuntimeError("room creation failed")
 
 
-async def test_failed_full_start_is_500_and_ends_the_session() -> None:
+async def test_failed_full_start_is_500_and_ends_the_session(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="liveavatar_emulator.rest")
     backend = FailingBackend()
     async with (
         Emulator(fast(), full_backend=backend) as emu,
@@ -121,6 +125,8 @@ async def test_failed_full_start_is_500_and_ends_the_session() -> None:
         ("started", sid, None),
         ("ended", sid, "SERVER_ERROR"),
     ]
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.endswith(".rest")]
+    assert logged == [(logging.ERROR, f"session {sid}: FULL backend failed to start")]
 
 
 async def test_ws_url_uses_the_listening_port_by_default(emu: Emulator) -> None:
@@ -145,7 +151,10 @@ async def test_lite_start_without_backend_has_the_configured_livekit_url() -> No
         assert data["max_session_duration"] == 300
 
 
-async def test_byo_room_without_backend_is_not_joined_and_still_starts() -> None:
+async def test_byo_room_without_backend_is_not_joined_and_still_starts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="liveavatar_emulator.rest")
     byo = {"livekit_url": "ws://x", "livekit_room": "r", "livekit_client_token": "t"}
     async with (
         running(fast()) as emu,
@@ -156,6 +165,10 @@ async def test_byo_room_without_backend_is_not_joined_and_still_starts() -> None
         session = emu.registry.get(sid)
         assert session is not None and session.avatar_media is None
         assert data["ws_url"].startswith(f"ws://127.0.0.1:{emu.port}/v1/lite/{sid}?token=")
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.endswith(".rest")]
+    assert logged == [
+        (logging.WARNING, f"session {sid}: no LiveKit support; the avatar does not join")
+    ]
 
 
 async def test_sandbox_and_ended_entries(client: httpx.AsyncClient) -> None:
