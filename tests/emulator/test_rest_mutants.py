@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from liveavatar_emulator import Emulator
+from liveavatar_emulator.clock import Clock
 from liveavatar_emulator.envelope import (
     ApiError,
     api_error_handler,
@@ -25,6 +26,8 @@ from liveavatar_emulator.envelope import (
     error_response,
     ok,
 )
+from liveavatar_emulator.rest import session_entry
+from liveavatar_emulator.sessions import SessionRegistry
 
 from .helpers import (
     WAIT,
@@ -194,3 +197,62 @@ async def test_whole_credits_keep_two_decimals() -> None:
         resp = await http.get("/v1/users/credits", headers=key_headers())
         expected = {"code": 1000, "message": "Success", "data": {"credits_left": "10.00"}}
         assert resp.json() == expected
+
+
+@pytest.mark.parametrize(("mode", "credits"), [("LITE", 1.6667), ("FULL", 3.3333)])
+async def test_active_entry_credits_are_the_emulated_minutes_to_four_decimals(
+    monkeypatch: pytest.MonkeyPatch, mode: str, credits: float
+) -> None:
+    # A frozen real clock: 1 real second at time_scale 0.01 is 100 emulated seconds, i.e.
+    # 100/60 minutes at 1 credit a minute (LITE) or 2 (FULL), rounded to 4 decimals (§2.6).
+    now = [1000.0]
+    monkeypatch.setattr(Clock, "monotonic", staticmethod(lambda: now[0]))
+    registry = SessionRegistry(fast(time_scale=0.01))
+    session = registry.create(mode=mode, token_request={}, is_sandbox=False, max_duration_s=1200)
+    session.start()
+    try:
+        now[0] += 1.0
+        entry = session_entry(session)
+        assert entry["duration"] == 100
+        assert entry["credits_consumed"] == credits
+        assert entry["mode"] == mode
+    finally:
+        await session.end("USER_CLOSED")
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"page": 0}, 422),
+        ({"page_size": 0}, 422),
+        ({"page_size": 101}, 422),
+        ({"page": 1, "page_size": 100}, 200),
+    ],
+)
+async def test_page_bounds(client: httpx.AsyncClient, params: dict[str, int], status: int) -> None:
+    for path in ("/v1/avatars/public", "/v1/voices", "/v1/contexts"):
+        resp = await client.get(path, params=params, headers=key_headers())
+        assert resp.status_code == status, path
+    resp = await client.get(
+        "/v1/sessions", params={"type": "active", **params}, headers=key_headers()
+    )
+    assert resp.status_code == status
+
+
+async def test_default_page_is_the_first_twenty(client: httpx.AsyncClient) -> None:
+    made = [(await create(client))[0] for _ in range(21)]
+    resp = await client.get("/v1/sessions", params={"type": "active"}, headers=key_headers())
+    data = resp.json()["data"]
+    assert data["count"] == 21
+    assert [e["id"] for e in data["results"]] == made[::-1][:20]
+    assert "page=2" in data["next"] and data["previous"] is None
+    for path, first in (
+        ("/v1/avatars/public", "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"),
+        ("/v1/voices", None),
+        ("/v1/contexts", None),
+    ):
+        page = (await client.get(path, headers=key_headers())).json()["data"]
+        assert page["previous"] is None and page["next"] is None
+        assert len(page["results"]) == page["count"] >= 1
+        if first is not None:
+            assert page["results"][0]["id"] == first
