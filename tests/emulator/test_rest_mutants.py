@@ -256,3 +256,43 @@ async def test_default_page_is_the_first_twenty(client: httpx.AsyncClient) -> No
         assert len(page["results"]) == page["count"] >= 1
         if first is not None:
             assert page["results"][0]["id"] == first
+
+
+class RecordingBackend(FakeBackend):
+    """Also records the identity and token the avatar joins a caller's room with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.joins: list[tuple[str, str | None, str | None]] = []
+
+    async def lite_session_started(
+        self, session: Any, room_name: str | None = None, identity: str | None = None
+    ) -> Any:
+        self.joins.append(("in_server", room_name, identity))
+        return await super().lite_session_started(session, room_name, identity)
+
+    async def lite_session_remote(self, session: Any, url: str, token: str) -> Any:
+        self.joins.append(("remote", url, token))
+        return await super().lite_session_remote(session, url, token)
+
+
+@pytest.mark.parametrize(
+    ("byo_token", "join"),
+    [
+        ("byo-ok", ("in_server", "byo-room", "byo-avatar")),
+        ("elsewhere", ("remote", "ws://x", "elsewhere")),
+    ],
+)
+async def test_byo_room_is_joined_with_the_callers_grant(
+    byo_token: str, join: tuple[str, str, str]
+) -> None:
+    # FakeBackend.verifies grants ("byo-room", "byo-avatar") for the token "byo-ok" only.
+    backend = RecordingBackend()
+    byo = {"livekit_url": "ws://x", "livekit_room": "byo-room", "livekit_client_token": byo_token}
+    async with (
+        Emulator(fast(), full_backend=backend) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
+    ):
+        _, token = await create(http, lite_body(livekit_config=byo))
+        await start(http, token)
+    assert backend.joins == [join]
