@@ -30,6 +30,7 @@ declare -A MODULES=(
   [liveavatar_emulator/sessions.py]="tests/emulator/test_timers.py tests/promises/test_emulator_timers.py tests/emulator/test_session_timers_exact.py"
   [liveavatar_emulator/playback.py]="tests/emulator/test_lite_ws.py tests/emulator/test_playback_model.py"
   [liveavatar_emulator/envelope.py]="tests/emulator/test_rest.py tests/emulator/test_rest_envelopes.py"
+  [liveavatar_emulator/full/agent.py]="tests/full_emulator/test_units.py tests/full_emulator/test_agent_protocol.py"
 )
 
 modules=("$@")
