@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from typing import Any
+
+import pytest
 
 from liveavatar_emulator.full import SessionAgent
 from liveavatar_emulator.full.sfu.participant import ReceivedData, VirtualParticipant
@@ -218,6 +221,7 @@ async def test_interrupt_while_the_reply_streams_sends_nothing_more() -> None:
 async def test_interrupt_when_idle_sends_nothing_and_drops_queue() -> None:
     a = Agent(time_scale=1.0)
     a.send({"event_type": "avatar.interrupt", "event_id": "i0"})
+    a.agent.interrupt()  # idle, nothing current: a no-op, not an error
     await a.settle()
     assert a.events == []
     a.send({"event_type": "avatar.speak_text", "event_id": "long", "text": LONG_TEXT})
@@ -271,10 +275,10 @@ async def test_push_to_talk_window_events_and_reasons() -> None:
 
 async def test_push_to_talk_refused_in_a_conversational_session() -> None:
     a = Agent()
-    a.send({"event_type": "user.start_push_to_talk"})
+    a.send({"event_type": "user.start_push_to_talk", "event_id": "p1"})
     await a.settle()
     assert [(e["event_type"], e["source_event_id"], e["reason"]) for e in a.events] == [
-        ("user.push_to_talk_start_failed", None, "session is not PUSH_TO_TALK")
+        ("user.push_to_talk_start_failed", "p1", "session is not PUSH_TO_TALK")
     ]
     assert a.agent.ptt_active is False
     await a.agent.stop("USER_CLOSED")
@@ -361,9 +365,12 @@ async def test_user_speech_is_reported_and_answered() -> None:
     assert {e["source_event_id"] for e in a.events} == {None}
     final = next(e for e in a.events if e["event_type"] == "avatar.transcription")
     assert final["text"] == "You said: heard 2.25 s of speech"
+    chunks = [e["text"] for e in a.events if e["event_type"] == "avatar.transcription.chunk"]
+    assert "".join(chunks) == "You said: heard 2.25 s of speech"
+    assert len(chunks) == 7  # the answer streams word by word, like speak_response
     # The same track ending again (no new start) is not a new segment.
     count = len(a.events)
-    a.agent.on_speech_ended("client", "TR_u", SpeechSegment(3.0, 1.0, -12.0))
+    a.agent.on_speech_ended("client", "TR_u", SpeechSegment(3.0, 4.0, -12.0))
     await a.settle()
     assert len(a.events) == count
     await a.agent.stop("USER_CLOSED")
@@ -424,3 +431,54 @@ async def test_push_to_talk_gates_user_speech_by_its_window() -> None:
         "user.transcription",
     ]
     await a.agent.stop("USER_CLOSED")
+
+
+async def test_user_speech_barges_in_on_a_streaming_reply() -> None:
+    a = Agent(time_scale=1.0)  # 0.05 s between chunks
+    a.send({"event_type": "avatar.speak_response", "event_id": "r1", "text": LONG_TEXT})
+    await a.wait_for("avatar.transcription.chunk")
+    assert a.agent.speaking is False  # still streaming: not yet speaking
+    a.agent.on_speech_started("client", "TR_u", 0.0)
+    await a.settle()
+    seen = len(a.events)
+    await asyncio.sleep(0.2)  # several chunk intervals: a still-running stream would show
+    assert len(a.events) == seen
+    assert a.types()[-1] == "user.speak_started"
+    assert "avatar.transcription" not in a.types()
+    await a.agent.stop("USER_CLOSED")
+
+
+async def test_user_speech_before_the_queued_utterance_starts_does_not_drop_it() -> None:
+    a = Agent()
+    a.send({"event_type": "avatar.speak_text", "event_id": "u", "text": "soon"})
+    a.agent.on_speech_started("client", "TR_u", 0.0)  # nothing is being said yet
+    ended = await a.wait_for("avatar.speak_ended")
+    assert ended["source_event_id"] == "u"
+    assert "interrupted" not in ended
+    await a.agent.stop("USER_CLOSED")
+
+
+async def test_one_log_line_per_lifecycle_step(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="liveavatar_emulator.full.agent")
+    a = Agent(context=False, interactivity="PUSH_TO_TALK")
+    sid = a.session.id
+    a.send({"event_type": "avatar.fly"})
+    a.send({"event_type": "avatar.speak_response", "text": "hi"})
+    a.agent.on_speech_started("client", "TR_u", 0.0)
+    a.send({"event_type": "user.start_push_to_talk"})
+    a.agent.on_speech_started("client", "TR_u", 1.0)
+    a.agent.on_speech_ended("client", "TR_u", SpeechSegment(1.0, 2.5, -12.0))
+    await a.agent.stop("USER_CLOSED")
+    b = Agent()
+    await b.agent.stop("IDLE_TIMEOUT")
+    lines = [r.getMessage() for r in caplog.records if r.name == "liveavatar_emulator.full.agent"]
+    assert lines == [
+        f"session {sid}: agent started (context=restricted, interactivity=PUSH_TO_TALK)",
+        f"session {sid}: ignoring unknown command 'avatar.fly'",
+        f"session {sid}: restricted mode, not answering",
+        f"session {sid}: speech outside push-to-talk window ignored",
+        f"session {sid}: user speech 1.50 s",
+        f"session {sid}: agent stopped (USER_CLOSED)",
+        f"session {b.session.id}: agent started (context=yes, interactivity=CONVERSATIONAL)",
+        f"session {b.session.id}: agent stopped (IDLE_TIMEOUT)",
+    ]
