@@ -138,7 +138,8 @@ async def test_while_speaking_the_avatar_is_speaking_and_plays_its_voice() -> No
     assert a.agent.speaking is True
     assert a.agent.media.caption == LONG_TEXT
     loop_now = asyncio.get_running_loop().time()
-    assert a.agent.media.timeline.end() > loop_now + 60  # 160 s of voice scheduled from now
+    # 400 words at 150 words per minute: 160 s of voice, scheduled from speak_started on.
+    assert loop_now + 159 < a.agent.media.timeline.end() <= loop_now + 160
     assert a.agent.state_json()["speaking"] is True
     a.send({"event_type": "avatar.interrupt"})
     ended = await a.wait_for("avatar.speak_ended")
