@@ -24,12 +24,13 @@ declare -A MODULES=(
   [avatar_bridge/conversation.py]="tests/mutation_kill/test_conversation_pump.py"
   [avatar_bridge/lite/core.py]="tests/core/test_lite_core.py tests/core/test_lite_core_packets.py tests/core/test_lite_core_events.py tests/core/test_lite_core_drops.py tests/core/test_lite_core_late_events.py"
   [avatar_bridge/full/core.py]="tests/core/test_full_core.py tests/core/test_full_core_contract.py"
-  [avatar_bridge/liveavatar/rest.py]="tests/rest tests/mutation_kill/test_rest_client_edges.py"
+  [avatar_bridge/liveavatar/rest.py]="tests/rest tests/mutation_kill/test_rest_client_edges.py tests/mutation_kill/test_rest_client_remainder.py"
   [liveavatar_emulator/lite_ws.py]="tests/emulator/test_lite_ws.py tests/emulator/test_lite_ws_protocol.py"
   [liveavatar_emulator/rest.py]="tests/emulator/test_rest.py tests/emulator/test_rest_envelopes.py tests/emulator/test_rest_mutants.py"
   [liveavatar_emulator/sessions.py]="tests/emulator/test_timers.py tests/promises/test_emulator_timers.py tests/emulator/test_session_timers_exact.py"
   [liveavatar_emulator/playback.py]="tests/emulator/test_lite_ws.py tests/emulator/test_playback_model.py"
   [liveavatar_emulator/envelope.py]="tests/emulator/test_rest.py tests/emulator/test_rest_envelopes.py tests/emulator/test_rest_mutants.py"
+  [liveavatar_emulator/full/agent.py]="tests/full_emulator/test_units.py tests/full_emulator/test_agent_protocol.py"
 )
 
 modules=("$@")
