@@ -105,7 +105,6 @@ class SessionAgent:
         self.unknown_commands: list[dict[str, Any]] = []
         self._queue: asyncio.Queue[Utterance] = asyncio.Queue()
         self._current: asyncio.Task[None] | None = None
-        self._current_utt: Utterance | None = None
         self._worker: asyncio.Task[None] | None = None
         self._accepted_tracks: set[str] = set()
         self._stopped = False
@@ -271,11 +270,9 @@ class SessionAgent:
     async def _speech_worker(self) -> None:
         while True:
             utt = await self._queue.get()
-            self._current_utt = utt
             self._current = asyncio.create_task(self._say(utt))
             await asyncio.wait({self._current})
             self._current = None
-            self._current_utt = None
 
     async def _say(self, utt: Utterance) -> None:
         scale = self.config.time_scale
