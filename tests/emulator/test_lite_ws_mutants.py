@@ -162,3 +162,29 @@ async def test_sent_events_are_recorded_in_order_with_their_ids() -> None:
         assert recorded == received
         times = [e.at for e in session.events]
         assert times == sorted(times) and times[0] > 0
+
+
+# -- server-side closes (inspection API's /drop_ws) --------------------------------------------
+
+
+async def test_a_long_close_reason_is_cut_to_120_characters() -> None:
+    """A close frame's reason must fit RFC 6455's 123-byte room; the emulator keeps 120."""
+    async with lite(fast()) as (_, http, session, ws, _url):
+        reason = "r" * 200
+        resp = await http.post(
+            f"/_emulator/sessions/{session.id}/drop_ws", json={"code": 4001, "reason": reason}
+        )
+        assert resp.json() == {"dropped": 1}
+        assert await ws.closed() == (4001, "r" * 120)
+        assert session.active
+
+
+async def test_a_second_close_of_the_same_socket_sends_nothing() -> None:
+    async with lite(fast(lite_send_closing_state=True)) as (_, _, session, ws, _url):
+        assert await session.close_sockets(4001, "first") == 1
+        # Still attached until the peer answers the close frame: this close is a no-op.
+        await session.close_sockets(4002, "second")
+        assert await ws.closed() == (4001, "first")
+        assert [e for e in ws.events if e == CLOSING] == [CLOSING]
+        closing = [e for e in session.events if e.type == "session.state_updated"]
+        assert len(closing) == 2  # connected, then one closing
