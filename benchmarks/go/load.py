@@ -8,6 +8,7 @@ measured packet latency. It prints `streaming` at the common start, then one JSO
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import shutil
@@ -31,8 +32,10 @@ def available() -> bool:
 
 @cache
 def binary() -> Path:
-    """Build the generator once per process into a private temp dir."""
-    out = Path(tempfile.mkdtemp(prefix="avatar-bridge-loadgen-")) / "loadgen"
+    """Build the generator once per process into a private temp dir (removed at exit)."""
+    folder = tempfile.mkdtemp(prefix="avatar-bridge-loadgen-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    out = Path(folder) / "loadgen"
     subprocess.run([str(HERE / "build.sh"), str(out)], check=True)
     return out
 
