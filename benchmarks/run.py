@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from avatar_bridge import event_loop
-from benchmarks.go.load import GoLoad
+from benchmarks.go.load import GoLoad, available
 from benchmarks.lite_load import Outcome, run_sessions
 from benchmarks.sink import Sink, Stream
 
@@ -329,6 +329,8 @@ def machine() -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if "go" in args.generator and not available():
+        raise SystemExit("--generator go needs golang-go and golang-google-grpc-dev (see .ci/run)")
     os.sched_setaffinity(0, {LOAD_CORE})
     sink = Sink()
     await sink.start()
