@@ -11,6 +11,7 @@ _COLUMNS = (
     ("sessions", "sessions", "{:d}"),
     ("chunk_ms", "chunk ms", "{:d}"),
     ("uvloop", "uvloop", "{}"),
+    ("generator", "load gen", "{}"),
     ("passed", "goals met", "{}"),
     ("latency_p50_ms", "latency p50 ms", "{:.1f}"),
     ("latency_p99_ms", "latency p99 ms", "{:.1f}"),

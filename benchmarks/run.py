@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -33,8 +34,9 @@ from benchmarks.common import (
 from benchmarks.common import ints as _ints
 from benchmarks.common import pct as _pct
 from benchmarks.common import self_cpu as _self_cpu
-from benchmarks.lite_load import start_load
-from benchmarks.sink import Sink
+from benchmarks.go.load import GoLoad, available
+from benchmarks.lite_load import Outcome, start_load
+from benchmarks.sink import Sink, Stream
 
 BRIDGE_CORE, LOAD_CORE = 0, 1
 DEFAULT_UVLOOP = event_loop.resolve("auto") == "uvloop"
@@ -68,6 +70,8 @@ class Step:
     idle_kb_per_session: float
     streaming_kb_per_session: float
     rss_after_mb: float
+    generator: str = "python"
+    """The load generator and sink: python (lite_load + sink) or go (benchmarks/go)."""
 
     @property
     def passed(self) -> bool:
@@ -131,48 +135,61 @@ async def run_step(
     uvloop: bool,
     profile: Path | None = None,
     extra: tuple[str, ...] = (),
+    generator: str = "python",
 ) -> Step:
     bridge = BridgeProcess(uvloop=uvloop, extra=extra)
+    go: GoLoad | None = None
     try:
         await asyncio.sleep(0.5)
         rss_start = bridge.rss_mb()
-        tag = f"s{sessions}-{chunk_ms}-{time.monotonic_ns()}"
-        load = await start_load(
-            bridge.port, sink, sessions=sessions, chunk_ms=chunk_ms, seconds=seconds, tag=tag
-        )
+        if generator == "go":
+            go = await GoLoad.start(
+                bridge.port,
+                sessions=sessions,
+                chunk_ms=chunk_ms,
+                seconds=seconds,
+                ramp_s=min(5.0, sessions / 200),
+                core=LOAD_CORE,
+            )
+            await go.streaming()
+        else:
+            tag = f"s{sessions}-{chunk_ms}-{time.monotonic_ns()}"
+            load = await start_load(
+                bridge.port, sink, sessions=sessions, chunk_ms=chunk_ms, seconds=seconds, tag=tag
+            )
         rss_idle = bridge.rss_mb()
         bridge.command("reset")
         spy = None
         if profile is not None:
             record = _perf if profile.suffix == ".data" else _py_spy
             spy = await record(bridge.proc.pid, seconds, profile)
-        cpu0, load0, t0 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
+        load_cpu = go.cpu_s if go is not None else _self_cpu
+        cpu0, load0, t0 = bridge.cpu_s(), load_cpu(), time.perf_counter()
         await asyncio.sleep(seconds / 2)
         rss_streaming = bridge.rss_mb()
         await asyncio.sleep(seconds / 2)
-        cpu1, load1, t1 = bridge.cpu_s(), _self_cpu(), time.perf_counter()
+        cpu1, load1, t1 = bridge.cpu_s(), load_cpu(), time.perf_counter()
         lag = bridge.command("report")
         if spy is not None:
             await spy.wait()
-        outcome, streams = await load
+        summary = await go.result() if go is not None else await _summary(load)
         await asyncio.sleep(1.0)
         rss_after = bridge.rss_mb()
     finally:
         bridge.quit()
-    latencies = [x * 1000 for s in streams for x in s.latencies]
     window = t1 - t0
     return Step(
         sessions=sessions,
         chunk_ms=chunk_ms,
         seconds=seconds,
         uvloop=uvloop,
-        ok_calls=outcome.ok_calls,
-        errors=len(outcome.errors),
-        starvations=outcome.starvations,
-        packets=sum(s.packets for s in streams),
-        latency_p50_ms=_pct(latencies, 0.5),
-        latency_p99_ms=_pct(latencies, 0.99),
-        latency_max_ms=max(latencies, default=0.0),
+        ok_calls=summary["ok_calls"],
+        errors=summary["errors"],
+        starvations=summary["starvations"],
+        packets=summary["packets"],
+        latency_p50_ms=summary["latency_p50_ms"],
+        latency_p99_ms=summary["latency_p99_ms"],
+        latency_max_ms=summary["latency_max_ms"],
         lag_p50_ms=lag["lag_p50_ms"],
         lag_p99_ms=lag["lag_p99_ms"],
         lag_max_ms=lag["lag_max_ms"],
@@ -183,7 +200,23 @@ async def run_step(
         idle_kb_per_session=1024 * (rss_idle - rss_start) / sessions,
         streaming_kb_per_session=1024 * (rss_streaming - rss_start) / sessions,
         rss_after_mb=rss_after,
+        generator=generator,
     )
+
+
+async def _summary(load: asyncio.Task[tuple[Outcome, list[Stream]]]) -> dict[str, Any]:
+    """The Python generator's outcome in the Go generator's report keys."""
+    outcome, streams = await load
+    latencies = [x * 1000 for s in streams for x in s.latencies]
+    return {
+        "ok_calls": outcome.ok_calls,
+        "errors": len(outcome.errors),
+        "starvations": outcome.starvations,
+        "packets": sum(s.packets for s in streams),
+        "latency_p50_ms": _pct(latencies, 0.5),
+        "latency_p99_ms": _pct(latencies, 0.99),
+        "latency_max_ms": max(latencies, default=0.0),
+    }
 
 
 async def _py_spy(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Process:
@@ -242,6 +275,8 @@ async def run_baseline(
 
 
 async def main(args: argparse.Namespace) -> None:
+    if "go" in args.generator and not available():
+        raise SystemExit("--generator go needs golang-go and golang-google-grpc-dev (see .ci/run)")
     os.sched_setaffinity(0, {LOAD_CORE})
     sink = Sink()
     await sink.start()
@@ -262,8 +297,12 @@ async def main(args: argparse.Namespace) -> None:
         for chunk_ms, steps in ((100, args.steps_100), (20, args.steps_20)):
             failures = 0
             for n in steps:
-                for use_uvloop in (True, False) if args.uvloop else (DEFAULT_UVLOOP,):
-                    step = await run_step(sink, n, chunk_ms, args.seconds, use_uvloop)
+                for use_uvloop, generator in itertools.product(
+                    (True, False) if args.uvloop else (DEFAULT_UVLOOP,), args.generator
+                ):
+                    step = await run_step(
+                        sink, n, chunk_ms, args.seconds, use_uvloop, generator=generator
+                    )
                     row = asdict(step) | {"passed": step.passed, "load_average": os.getloadavg()}
                     report["steps"].append(row)
                     print(json.dumps(row), flush=True)
@@ -359,6 +398,13 @@ if __name__ == "__main__":
     parser.add_argument("--steps-20", type=_ints, default=_ints("100,250"))
     parser.add_argument(
         "--uvloop", action="store_true", help="repeat each step under asyncio's loop beside uvloop"
+    )
+    parser.add_argument(
+        "--generator",
+        type=lambda text: text.split(","),
+        default=["python"],
+        help="go|python|go,python: the capacity steps' load generator and sink (both: side by "
+        "side); go runs benchmarks/go/loadgen pinned to the load core",
     )
     parser.add_argument("--asyncio", action="store_true", help="with --profile: asyncio's loop")
     parser.add_argument(
