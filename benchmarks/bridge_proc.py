@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 
-from avatar_bridge import event_loop
+from avatar_bridge import event_loop, gcpolicy
 from avatar_bridge.config import Limits, SecurityConfig, ServerConfig
 from avatar_bridge.lag import LagMonitor
 from avatar_bridge.server import BridgeServer
@@ -35,6 +35,7 @@ async def main(max_sessions: int) -> None:
 async def serve(server: BridgeServer) -> None:
     """Start `server`, print its port, answer stdin's commands until `quit`, then stop."""
     port = await server.start()
+    gcpolicy.freeze_startup_heap()  # As `avatar-bridge serve` does.
     monitor = LagMonitor()
     monitor.start()
     print(f"port {port}", flush=True)

@@ -20,6 +20,7 @@ import time
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
 
+from avatar_bridge import gcpolicy
 from avatar_bridge.admission import ShedWhenOverloaded, grpc_queue_options
 from avatar_bridge.config import ServerConfig
 from avatar_bridge.health import SERVING, DrainingHealth
@@ -304,6 +305,7 @@ async def serve(config: ServerConfig, *, extra: contextlib.AsyncExitStack | None
             await stack.enter_async_context(extra)
         server = BridgeServer(config, full_leg=_full_leg_factory())
         await server.start()
+        gcpolicy.freeze_startup_heap()  # After start: every module and descriptor is loaded.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
