@@ -20,7 +20,7 @@ from avatar_bridge.server import BridgeServer
 from benchmarks.common import stdin_lines
 
 
-async def main(max_sessions: int) -> None:
+async def main(max_sessions: int, gc_freeze: bool = True) -> None:
     config = ServerConfig(
         listen="127.0.0.1:0",
         api_url="http://127.0.0.1:9",
@@ -29,13 +29,14 @@ async def main(max_sessions: int) -> None:
         # Sessions attach to the benchmark's sink on loopback, outside the default allowlist.
         security=SecurityConfig(attach_allow=("127.0.0.1",)),
     )
-    await serve(BridgeServer(config))
+    await serve(BridgeServer(config), gc_freeze)
 
 
-async def serve(server: BridgeServer) -> None:
+async def serve(server: BridgeServer, gc_freeze: bool = True) -> None:
     """Start `server`, print its port, answer stdin's commands until `quit`, then stop."""
     port = await server.start()
-    gcpolicy.freeze_startup_heap()  # As `avatar-bridge serve` does.
+    if gc_freeze:
+        gcpolicy.freeze_startup_heap()  # As `avatar-bridge serve` does.
     monitor = LagMonitor()
     monitor.start()
     print(f"port {port}", flush=True)
@@ -63,6 +64,9 @@ if __name__ == "__main__":
         action="store_true",
         help="A/B: every LITE frame through websockets' send(), not the direct framer",
     )
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="A/B: leave the start-up heap to the GC"
+    )
     args = parser.parse_args()
     if args.websockets_send:
         from avatar_bridge.lite import transport
@@ -70,4 +74,4 @@ if __name__ == "__main__":
         transport.write_text_now = lambda ws, payload: False
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
     choice = "asyncio" if args.asyncio else "uvloop" if args.uvloop else "auto"
-    event_loop.run(main(args.max_sessions), choice)
+    event_loop.run(main(args.max_sessions, not args.no_gc_freeze), choice)

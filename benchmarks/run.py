@@ -362,7 +362,13 @@ async def compare(sink: Sink, args: argparse.Namespace) -> None:
         for repeat in range(args.repeats):
             for variant in (flags, ()):
                 step = await run_step(
-                    sink, sessions, 100, args.seconds, DEFAULT_UVLOOP, extra=variant
+                    sink,
+                    sessions,
+                    100,
+                    args.seconds,
+                    DEFAULT_UVLOOP,
+                    extra=variant,
+                    generator=args.generator[0],
                 )
                 row = {
                     "variant": " ".join(variant) or "default",
