@@ -2,17 +2,5 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-from reliability.helpers import redis_server
-
-
-@pytest.fixture
-async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does)")
-    async with redis_server(tmp_path) as url:
-        yield url
+# Shared fixtures, registered here by name.
+from server.fixtures import redis_url as redis_url

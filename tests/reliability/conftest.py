@@ -3,10 +3,8 @@ inspection, and Redis when the binary exists."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import pytest
@@ -15,6 +13,7 @@ from conftest import API_KEY  # tests/conftest.py
 # Shared fixtures, registered here by name.
 from server.fixtures import emulator_settings as emulator_settings
 from server.fixtures import inspector as inspector
+from server.fixtures import redis_url as redis_url
 from server.helpers import WAIT_S, Inspector
 
 from avatar_bridge.config import ServerConfig
@@ -23,18 +22,6 @@ from avatar_bridge.registry import Timing
 from avatar_bridge.server import BridgeServer
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 from liveavatar_emulator import Emulator
-
-from .helpers import redis_server
-
-
-@pytest.fixture
-async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
-    """Debian's redis-server; .ci/run installs it, so CI never skips."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does)")
-    async with redis_server(tmp_path) as url:
-        yield url
-
 
 REST_TIMEOUT_S = 2.0
 
