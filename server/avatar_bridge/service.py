@@ -183,6 +183,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
 
     async def _read_plan(self, context: Context) -> Plan:
         if self._shutting_down:
+            # Refuse after the client's first request, not before it: an abort racing the
+            # client's first write reaches some clients as INTERNAL "Internal error from Core",
+            # without the status details that say "retry elsewhere".
+            with contextlib.suppress(BridgeError):
+                await self._first_request(context)
             raise Draining("draining: retry on another instance")
         with self.admission.await_config():
             first = await self._first_request(context)
