@@ -128,7 +128,7 @@ class BridgeServer:
             self._rest,
             self.registry,
             full_leg=self._full_leg,
-            quotas=QuotaPolicy() if self._fleet_quotas else default_quotas,
+            quotas=default_quotas,  # Counted in process unless fleet quotas take over.
             fleet_quotas=self._fleet_quotas,
             allowlist=for_server(
                 security.attach_allow, config.api_url, security.attach_allow_extra

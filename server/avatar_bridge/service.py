@@ -106,7 +106,9 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         self.admission.add_policy(
             UpstreamSessionCap(lambda: registry.upstream_sessions, limits.max_sessions)
         )
-        self.admission.add_policy(_QuotaRule(quotas))
+        if fleet_quotas is None:
+            # With fleet quotas the async step counts, and falls back to its own local count.
+            self.admission.add_policy(_QuotaRule(quotas))
         self._operator_stops: set[str] = set()
         """Sessions a StopSession call is stopping while a conversation drives them."""
 
@@ -140,10 +142,11 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
             plan = await self._read_plan(context)
             # The admission point: the session limit and every policy (per-principal quotas,
             # load shedding), before any REST call.
-            ticket = self.admission.admit(current_principal())
+            principal = current_principal()
+            ticket = self.admission.admit(principal)
             if self._fleet_quotas is not None:
                 try:
-                    ticket.add(await self._fleet_quotas.take(current_principal()))
+                    ticket.add(await self._fleet_quotas.take(principal))
                 except BaseException:
                     ticket.release()
                     raise
