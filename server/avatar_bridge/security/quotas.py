@@ -48,9 +48,7 @@ class QuotaPolicy:
         quota = principal.quota or self.default
         name = principal.name
         now = self._clock()
-        starts = self._starts.setdefault(name, deque())
-        while starts and starts[0] <= now - WINDOW_S:
-            starts.popleft()
+        starts = self._recent_starts(name, now)
         active = self._active.get(name, 0)
         if quota.max_conversations and active >= quota.max_conversations:
             raise LimitExceeded(
@@ -66,19 +64,23 @@ class QuotaPolicy:
                 subject=f"principal:{name}:starts_per_minute",
                 retry_after_s=retry_s,
             )
-        return self._take(name, now)
+        return self._take(name, starts, now)
 
     def record(self, principal: Principal) -> QuotaHandle:
         """Count a conversation admitted elsewhere (the fleet store) without checking, so a
         fallback to these counters knows what this process already drives."""
-        starts = self._starts.setdefault(principal.name, deque())
         now = self._clock()
+        return self._take(principal.name, self._recent_starts(principal.name, now), now)
+
+    def _recent_starts(self, name: str, now: float) -> deque[float]:
+        """`name`'s starts within the last minute (older ones dropped)."""
+        starts = self._starts.setdefault(name, deque())
         while starts and starts[0] <= now - WINDOW_S:
             starts.popleft()
-        return self._take(principal.name, now)
+        return starts
 
-    def _take(self, name: str, now: float) -> QuotaHandle:
-        self._starts.setdefault(name, deque()).append(now)
+    def _take(self, name: str, starts: deque[float], now: float) -> QuotaHandle:
+        starts.append(now)
         self._active[name] = self._active.get(name, 0) + 1
         return QuotaHandle(lambda: self._give_back(name))
 
