@@ -188,8 +188,9 @@ class AvatarBridgeService(pb_grpc.AvatarBridgeServiceServicer):
         if self._shutting_down:
             # Refuse after the client's first request, not before it: an abort racing the
             # client's first write reaches some clients as INTERNAL "Internal error from Core",
-            # without the status details that say "retry elsewhere".
-            with contextlib.suppress(BridgeError):
+            # without the status details that say "retry elsewhere". The wait holds a pending-
+            # config slot like any other; with none free the refusal comes at once.
+            with contextlib.suppress(BridgeError), self.admission.await_config():
                 await self._first_request(context)
             raise Draining("draining: retry on another instance")
         with self.admission.await_config():
