@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,21 @@ class Step:
     rss_after_mb: float
     generator: str = "python"
     """The load generator and sink: python (lite_load + sink) or go (benchmarks/go)."""
+    gc: dict[str, float] = field(default_factory=dict)
+    """The bridge's collector pauses over the window, per generation (bridge_proc's report)."""
+    steady_p99_ms: float | None = None
+    """Go generator only: packet p99 without the first and last second (the synchronized
+    utterance starts and ends of every session)."""
+    cyclic_garbage: int = 0
+    """Objects a full collection freed once every session had ended: what only the collector
+    (not reference counting) would ever have returned."""
+    timeline: list[list[float]] = field(default_factory=list)
+    """Go generator only: [start s, packets, p99 ms, max ms] per 250 ms of arrival time."""
+
+    @property
+    def gc_max_ms(self) -> float:
+        """The longest collector pause over the window, any generation."""
+        return max((v for k, v in self.gc.items() if k.endswith("_max_ms")), default=0.0)
 
     @property
     def passed(self) -> bool:
@@ -107,7 +122,7 @@ class BridgeProcess:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
-        if line != "report":
+        if line not in ("report", "collect"):
             return {}
         result: dict[str, Any] = json.loads(self.proc.stdout.readline())
         return result
@@ -175,6 +190,7 @@ async def run_step(
         summary = await go.result() if go is not None else await _summary(load)
         await asyncio.sleep(1.0)
         rss_after = bridge.rss_mb()
+        garbage = bridge.command("collect")
     finally:
         bridge.quit()
     window = t1 - t0
@@ -201,6 +217,10 @@ async def run_step(
         streaming_kb_per_session=1024 * (rss_streaming - rss_start) / sessions,
         rss_after_mb=rss_after,
         generator=generator,
+        gc={key: value for key, value in lag.items() if key.startswith("gc")},
+        timeline=summary.get("timeline", []),
+        cyclic_garbage=garbage["freed"],
+        steady_p99_ms=summary.get("steady_p99_ms"),
     )
 
 
@@ -303,9 +323,13 @@ async def main(args: argparse.Namespace) -> None:
                     step = await run_step(
                         sink, n, chunk_ms, args.seconds, use_uvloop, generator=generator
                     )
-                    row = asdict(step) | {"passed": step.passed, "load_average": os.getloadavg()}
+                    row = asdict(step) | {
+                        "passed": step.passed,
+                        "gc_max_ms": step.gc_max_ms,
+                        "load_average": os.getloadavg(),
+                    }
                     report["steps"].append(row)
-                    print(json.dumps(row), flush=True)
+                    print(json.dumps({k: v for k, v in row.items() if k != "timeline"}), flush=True)
                     failures = 0 if step.passed else failures + 1
                 if failures >= 2:
                     break
@@ -327,7 +351,12 @@ async def main(args: argparse.Namespace) -> None:
             if step is None:
                 step = await run_step(sink, n, 100, args.seconds, DEFAULT_UVLOOP)
                 report["steps"].append(
-                    asdict(step) | {"passed": step.passed, "load_average": os.getloadavg()}
+                    asdict(step)
+                    | {
+                        "passed": step.passed,
+                        "gc_max_ms": step.gc_max_ms,
+                        "load_average": os.getloadavg(),
+                    }
                 )
                 report["steps"].sort(key=lambda row: (-row["chunk_ms"], row["sessions"]))
             baseline = await run_baseline(sink, n, 100, args.seconds)
@@ -379,7 +408,9 @@ async def compare(sink: Sink, args: argparse.Namespace) -> None:
                 print(
                     f"{row['variant']:>20} n={sessions:<5} cpu {step.cpu_ms_per_audio_s:.3f} ms/s "
                     f"({step.bridge_cpu_pct:.0f} %) p99 {step.latency_p99_ms:.1f} ms "
-                    f"lag p99 {step.lag_p99_ms:.1f} ms errors {step.errors} "
+                    f"steady {step.steady_p99_ms or 0:.1f} ms lag p99 {step.lag_p99_ms:.1f} ms "
+                    f"gc max {step.gc_max_ms:.0f} ms "
+                    f"errors {step.errors} "
                     f"load {os.getloadavg()[0]:.2f}",
                     flush=True,
                 )

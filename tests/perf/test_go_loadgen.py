@@ -5,6 +5,7 @@ every PCM byte the client sent as arriving at the sink."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -72,3 +73,14 @@ async def test_go_loadgen_streams_through_the_bridge(tmp_path: Path) -> None:
     assert report["packets"] >= SESSIONS
     assert 0 < report["latency_p50_ms"] <= report["latency_p99_ms"] <= report["latency_max_ms"]
     assert report["cpu_s"] > 0
+    # The timeline splits the same packets by 250 ms of arrival time: its windows ascend, hold
+    # every timed packet, and the slowest window holds the run's slowest packet.
+    timeline = report["timeline"]
+    starts = [row[0] for row in timeline]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert all(later - earlier >= 0.25 for earlier, later in itertools.pairwise(starts))
+    assert 0 < sum(row[1] for row in timeline) <= report["packets"]
+    assert all(0 < row[2] <= row[3] for row in timeline)
+    assert max(row[3] for row in timeline) == report["latency_max_ms"]
+    # One second of audio leaves no window between the first and the last second.
+    assert report["steady_p99_ms"] == 0

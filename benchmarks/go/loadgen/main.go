@@ -59,6 +59,7 @@ type session struct {
 	received  int
 	packets   int
 	latencies []float64 // ms
+	arrivals  []int64   // ns since base, one per latency
 }
 
 func (s *session) onAudio(pcm int, at int64) {
@@ -69,6 +70,7 @@ func (s *session) onAudio(pcm int, at int64) {
 	last := (s.received+s.chunk-1)/s.chunk - 1
 	if last >= 0 && int64(last) < atomic.LoadInt64(&s.sentCount) {
 		s.latencies = append(s.latencies, float64(at-s.sent[last])/1e6)
+		s.arrivals = append(s.arrivals, at)
 	}
 }
 
@@ -145,16 +147,26 @@ func run(target string, n, chunkMs int, seconds, rampS float64) error {
 	fmt.Println("streaming")
 	wg.Wait()
 
-	var latencies []float64
+	var latencies, steady []float64
+	byWindow := map[int][]float64{}
+	steadyFrom, steadyTo := streamAt+int64(1e9), streamAt+int64((seconds-1)*1e9)
 	packets, received := 0, 0
 	for _, s := range all {
 		s.mu.Lock()
 		latencies = append(latencies, s.latencies...)
+		for i, at := range s.arrivals {
+			w := int((at - streamAt) / (timelineWindowMs * 1e6))
+			byWindow[w] = append(byWindow[w], s.latencies[i])
+			if at >= steadyFrom && at < steadyTo {
+				steady = append(steady, s.latencies[i])
+			}
+		}
 		packets += s.packets
 		received += s.received
 		s.mu.Unlock()
 	}
 	sort.Float64s(latencies)
+	sort.Float64s(steady)
 	var usage syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
 	errors := 0
@@ -176,7 +188,34 @@ func run(target string, n, chunkMs int, seconds, rampS float64) error {
 		"latency_p99_ms": pct(latencies, 0.99),
 		"latency_max_ms": pct(latencies, 1),
 		"cpu_s":          seconds_(usage.Utime) + seconds_(usage.Stime),
+		"timeline":       timeline(byWindow),
+		// Leaving out the first and last second: every session starts its utterance within one
+		// chunk period of the others and ends it so too, a herd that real traffic spreads out.
+		"steady_p99_ms": pct(steady, 0.99),
 	})
+}
+
+// timelineWindowMs is the width of one timeline window: short enough to show a single stall.
+const timelineWindowMs = 250
+
+// timeline gives per window of arrival time (from the common start) its packet count, p99 and
+// max latency: a tail that sits in one or two windows is a stall (a collector pass, say), one
+// spread over all of them is steady queueing.
+func timeline(byWindow map[int][]float64) [][4]float64 {
+	keys := make([]int, 0, len(byWindow))
+	for w := range byWindow {
+		keys = append(keys, w)
+	}
+	sort.Ints(keys)
+	rows := make([][4]float64, 0, len(keys))
+	for _, w := range keys {
+		l := byWindow[w]
+		sort.Float64s(l)
+		rows = append(rows, [4]float64{
+			float64(w) * timelineWindowMs / 1e3, float64(len(l)), pct(l, 0.99), pct(l, 1),
+		})
+	}
+	return rows
 }
 
 func seconds_(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
