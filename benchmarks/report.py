@@ -12,6 +12,7 @@ _COLUMNS = (
     ("chunk_ms", "chunk ms", "{:d}"),
     ("uvloop", "uvloop", "{}"),
     ("generator", "load gen", "{}"),
+    ("spread_s", "starts spread s", "{:g}"),
     ("passed", "goals met", "{}"),
     ("latency_p50_ms", "latency p50 ms", "{:.1f}"),
     ("latency_p99_ms", "latency p99 ms", "{:.1f}"),

@@ -74,6 +74,9 @@ class Step:
     """The load generator and sink: python (lite_load + sink) or go (benchmarks/go)."""
     gc: dict[str, float] = field(default_factory=dict)
     """The bridge's collector pauses over the window, per generation (bridge_proc's report)."""
+    spread_s: float = 0.0
+    """Go generator only: sessions start their audio at random times within this long (0: all
+    within one chunk period)."""
     steady_p99_ms: float | None = None
     """Go generator only: packet p99 without the first and last second (the synchronized
     utterance starts and ends of every session)."""
@@ -105,8 +108,12 @@ class BridgeProcess:
         args = ["taskset", "-c", str(BRIDGE_CORE), sys.executable, "-m", "benchmarks.bridge_proc"]
         # `--code=DIR`: the bridge's package from another checkout's server/ (before/after).
         code = [flag.split("=", 1)[1] for flag in extra if flag.startswith("--code=")]
-        extra = tuple(flag for flag in extra if not flag.startswith("--code="))
-        env = os.environ | {"PYTHONPATH": code[0]} if code else None
+        # `--env=NAME=VALUE`: an environment setting read at import (GRPC_EXPERIMENTS, say).
+        settings = dict(
+            flag.split("=", 1)[1].split("=", 1) for flag in extra if flag.startswith("--env=")
+        )
+        extra = tuple(flag for flag in extra if not flag.startswith(("--code=", "--env=")))
+        env = os.environ | settings | ({"PYTHONPATH": code[0]} if code else {})
         self.proc = subprocess.Popen(
             [*args, "--uvloop" if uvloop else "--asyncio", *extra],
             env=env,
@@ -151,6 +158,7 @@ async def run_step(
     profile: Path | None = None,
     extra: tuple[str, ...] = (),
     generator: str = "python",
+    spread_s: float = 0.0,
 ) -> Step:
     bridge = BridgeProcess(uvloop=uvloop, extra=extra)
     go: GoLoad | None = None
@@ -164,6 +172,7 @@ async def run_step(
                 chunk_ms=chunk_ms,
                 seconds=seconds,
                 ramp_s=min(5.0, sessions / 200),
+                spread_s=spread_s,
                 core=LOAD_CORE,
             )
             await go.streaming()
@@ -221,6 +230,7 @@ async def run_step(
         timeline=summary.get("timeline", []),
         cyclic_garbage=garbage["freed"],
         steady_p99_ms=summary.get("steady_p99_ms"),
+        spread_s=spread_s if go is not None else 0.0,
     )
 
 
@@ -321,7 +331,13 @@ async def main(args: argparse.Namespace) -> None:
                     (True, False) if args.uvloop else (DEFAULT_UVLOOP,), args.generator
                 ):
                     step = await run_step(
-                        sink, n, chunk_ms, args.seconds, use_uvloop, generator=generator
+                        sink,
+                        n,
+                        chunk_ms,
+                        args.seconds,
+                        use_uvloop,
+                        generator=generator,
+                        spread_s=args.spread_s,
                     )
                     row = asdict(step) | {
                         "passed": step.passed,
@@ -398,6 +414,7 @@ async def compare(sink: Sink, args: argparse.Namespace) -> None:
                     DEFAULT_UVLOOP,
                     extra=variant,
                     generator=args.generator[0],
+                    spread_s=args.spread_s,
                 )
                 row = {
                     "variant": " ".join(variant) or "default",
@@ -439,9 +456,17 @@ if __name__ == "__main__":
     parser.add_argument(
         "--generator",
         type=lambda text: text.split(","),
-        default=["python"],
+        default=["go"] if available() else ["python"],
         help="go|python|go,python: the capacity steps' load generator and sink (both: side by "
-        "side); go runs benchmarks/go/loadgen pinned to the load core",
+        "side); go (the default where Go and Debian's gRPC Go packages are installed) runs "
+        "benchmarks/go/loadgen pinned to the load core, at about half the Python one's CPU",
+    )
+    parser.add_argument(
+        "--spread-s",
+        type=float,
+        default=0.0,
+        help="Go generator: start each session's audio at a random time within this many "
+        "seconds (0: every utterance starts and ends within one chunk period of the others)",
     )
     parser.add_argument("--asyncio", action="store_true", help="with --profile: asyncio's loop")
     parser.add_argument(
@@ -455,7 +480,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--compare",
         help="FLAG[,FLAG]: A/B the bridge with these bridge_proc flags (no dashes) against "
-        "the default, alternated; writes results/compare-FLAGS.json",
+        "the default, alternated; writes results/compare-FLAGS.json. Also code=DIR (another "
+        "checkout's server/) and env=NAME=VALUE (an environment setting)",
     )
     parser.add_argument("--compare-sessions", type=_ints, default=_ints("300,1000"))
     parser.add_argument("--repeats", type=int, default=2)

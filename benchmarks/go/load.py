@@ -55,6 +55,7 @@ class GoLoad:
         chunk_ms: int,
         seconds: float,
         ramp_s: float,
+        spread_s: float = 0.0,
         core: int | None = None,
     ) -> GoLoad:
         pin = ["taskset", "-c", str(core)] if core is not None else []
@@ -66,6 +67,7 @@ class GoLoad:
             f"-chunk-ms={chunk_ms}",
             f"-seconds={seconds}",
             f"-ramp-s={ramp_s}",
+            f"-spread-s={spread_s}",
             "-hold",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

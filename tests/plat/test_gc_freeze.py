@@ -27,6 +27,9 @@ async def test_serve_freezes_its_start_up_heap_once(emulator: Emulator) -> None:
     # An interpreter with grpc, protobuf and websockets loaded tracks far more than 20,000
     # objects; a freeze before the imports would find a few thousand.
     assert frozen[0]["objects"] > 20_000
+    # Young collections ten times rarer than Python's default (700, 10, 10): each young pass
+    # walks every session's in-flight gRPC read, and they found no garbage (make bench).
+    assert frozen[0]["gc_threshold"] == [7_000, 10, 10]
 
 
 class _Node:
@@ -38,10 +41,13 @@ def test_freeze_collects_start_up_garbage_then_freezes_the_rest() -> None:
     node.peer = node  # A cycle: only a collection frees it.
     dead = weakref.ref(node)
     del node
+    threshold = gc.get_threshold()
     try:
         frozen = freeze_startup_heap()
         assert dead() is None  # Collected, not frozen for good.
         assert frozen == gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (7_000, threshold[1], threshold[2])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
     assert gc.get_freeze_count() == 0

@@ -92,12 +92,13 @@ func main() {
 	chunkMs := flag.Int("chunk-ms", 100, "client chunk length in ms")
 	seconds := flag.Float64("seconds", 6, "audio per session in seconds")
 	rampS := flag.Float64("ramp-s", -1, "open the sessions over this long (default sessions/200, at most 5 s)")
+	spreadS := flag.Float64("spread-s", 0, "start each session's audio at a random time within this long (at least one chunk period): 0 starts every utterance within one chunk period of the others")
 	hold := flag.Bool("hold", false, "after the report, stay until stdin closes (so a driver can read this process's CPU from /proc)")
 	flag.Parse()
 	if *rampS < 0 {
 		*rampS = math.Min(5, float64(*sessions)/200)
 	}
-	if err := run(*target, *sessions, *chunkMs, *seconds, *rampS); err != nil {
+	if err := run(*target, *sessions, *chunkMs, *seconds, *rampS, *spreadS); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
@@ -106,7 +107,7 @@ func main() {
 	}
 }
 
-func run(target string, n, chunkMs int, seconds, rampS float64) error {
+func run(target string, n, chunkMs int, seconds, rampS, spreadS float64) error {
 	step := chunkMs * bytesPerMs
 	audio := make([]byte, int(seconds*1000)*bytesPerMs)
 	rand.Read(audio)
@@ -139,7 +140,7 @@ func run(target string, n, chunkMs int, seconds, rampS float64) error {
 		wg.Add(1)
 		go func(s *session) {
 			defer wg.Done()
-			converse(client, url, s, audio, streamAt, chunkMs, out)
+			converse(client, url, s, audio, streamAt, chunkMs, spreadS, out)
 		}(all[i])
 		time.Sleep(time.Duration(rampS * 1e9 / float64(n)))
 	}
@@ -149,7 +150,7 @@ func run(target string, n, chunkMs int, seconds, rampS float64) error {
 
 	var latencies, steady []float64
 	byWindow := map[int][]float64{}
-	steadyFrom, steadyTo := streamAt+int64(1e9), streamAt+int64((seconds-1)*1e9)
+	steadyFrom, steadyTo := streamAt+int64((1+spreadS)*1e9), streamAt+int64((seconds-1)*1e9)
 	packets, received := 0, 0
 	for _, s := range all {
 		s.mu.Lock()
@@ -189,8 +190,9 @@ func run(target string, n, chunkMs int, seconds, rampS float64) error {
 		"latency_max_ms": pct(latencies, 1),
 		"cpu_s":          seconds_(usage.Utime) + seconds_(usage.Stime),
 		"timeline":       timeline(byWindow),
-		// Leaving out the first and last second: every session starts its utterance within one
-		// chunk period of the others and ends it so too, a herd that real traffic spreads out.
+		// Leaving out the first second (after -spread-s) and the last: with no spread every
+		// session starts its utterance within one chunk period of the others and ends it so
+		// too, a herd that real traffic spreads out.
 		"steady_p99_ms": pct(steady, 0.99),
 	})
 }
@@ -234,7 +236,7 @@ func pct(ordered []float64, q float64) float64 {
 
 func converse(
 	client pb.AvatarBridgeServiceClient, url string, s *session, audio []byte, streamAt int64,
-	chunkMs int, out *outcome,
+	chunkMs int, spreadS float64, out *outcome,
 ) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -290,7 +292,7 @@ func converse(
 	}
 	atomic.AddInt64(&out.connected, 1)
 	step := chunkMs * bytesPerMs
-	t0 := streamAt + int64(rand.Float64()*float64(chunkMs)*1e6)
+	t0 := streamAt + int64(rand.Float64()*math.Max(float64(chunkMs)*1e6, spreadS*1e9))
 	for index := range s.sent {
 		if delay := t0 + int64(index*chunkMs)*1e6 - now(); delay > 0 {
 			time.Sleep(time.Duration(delay))
