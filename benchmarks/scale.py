@@ -1,7 +1,8 @@
 """Two-core scale: the same real-time LITE load against 1 worker and 2 workers (`--workers`).
 
 `make bench-scale`. Runs the real `avatar-bridge serve --workers N` (SO_REUSEPORT, supervising
-parent) and the load of benchmarks.run (lite_load + sink, in this process). Three set-ups per
+parent) and the load of benchmarks.run: the Go generator and sink (benchmarks/go) where it is
+installed, else lite_load + sink in this process (`--generator`). Three set-ups per
 step, side by side in one run, so a shared machine's noise hits all three alike:
 
 - `1w-pinned`: 1 worker pinned to core 0, load generator pinned to core 1 (benchmarks.run's
@@ -9,13 +10,13 @@ step, side by side in one run, so a shared machine's noise hits all three alike:
 - `1w-shared`: 1 worker and the load generator on both cores, unpinned.
 - `2w-shared`: 2 workers and the load generator on both cores, unpinned.
 
-The load generator costs about as much CPU as the bridge per session (gRPC client and
-WebSocket sink in Python), so on a 2-core box `2w-shared` cannot show 2x the pinned capacity:
-the generator takes nearly half the box. It is accounted for, not hidden: every step reports
-each worker's CPU and the generator's own, and `bridge ms/session-s` (bridge CPU per
-session-second) shows whether a second worker costs anything per session (it should not: no
-shared state, no balancer). `1w-shared` vs `2w-shared` is the same CPU budget with one event
-loop or two.
+The Python load generator costs about as much CPU as the bridge per session (gRPC client and
+WebSocket sink in Python), the Go one about half, so on a 2-core box `2w-shared` cannot show 2x
+the pinned capacity: the generator takes a large share of the box. It is accounted for, not
+hidden: every step reports each worker's CPU and the generator's own, and
+`bridge ms/session-s` (bridge CPU per session-second) shows whether a second worker costs
+anything per session (it should not: no shared state, no balancer). `1w-shared` vs `2w-shared`
+is the same CPU budget with one event loop or two.
 
 Loop lag is each worker's smoothed lag gauge from its own /metrics (port base + i), sampled every
 200 ms; packet latency is measured at the sink as in benchmarks.run. Results go to
@@ -52,6 +53,7 @@ from benchmarks.common import (
     self_cpu,
     write_report,
 )
+from benchmarks.go.load import GoLoad, available
 from benchmarks.lite_load import start_load
 from benchmarks.sink import Sink
 
@@ -87,6 +89,7 @@ class ScaleStep:
     load_cpu_pct: float
     load_ms_per_session_s: float
     load_average: list[float] = field(default_factory=list)
+    generator: str = "python"
 
     @property
     def passed(self) -> bool:
@@ -206,28 +209,59 @@ def _children(pid: int) -> list[int]:
 
 
 async def run_step(
-    sink: Sink, http: httpx.AsyncClient, setup: str, sessions: int, chunk_ms: int, seconds: float
+    sink: Sink,
+    http: httpx.AsyncClient,
+    setup: str,
+    sessions: int,
+    chunk_ms: int,
+    seconds: float,
+    generator: str = "python",
 ) -> ScaleStep:
     workers, bridge_cores, load_cores = SETUPS[setup]
     os.sched_setaffinity(0, load_cores or set(range(os.cpu_count() or 1)))
     bridge = Workers(workers, bridge_cores, 100_000)
+    go: GoLoad | None = None
     try:
         await bridge.ready(http)
-        tag = f"{setup}-{sessions}-{time.monotonic_ns()}"
-        load = await start_load(
-            bridge.port, sink, sessions=sessions, chunk_ms=chunk_ms, seconds=seconds, tag=tag
-        )
-        cpu0, load0, t0 = bridge.cpu_s(), self_cpu(), time.perf_counter()
+        if generator == "go":
+            go = await GoLoad.start(
+                bridge.port,
+                sessions=sessions,
+                chunk_ms=chunk_ms,
+                seconds=seconds,
+                ramp_s=min(5.0, sessions / 200),
+                sessions_per_conn=SESSIONS_PER_CONNECTION,
+                core=min(load_cores) if load_cores else None,
+            )
+            await go.streaming()
+            load_cpu = go.cpu_s
+        else:
+            tag = f"{setup}-{sessions}-{time.monotonic_ns()}"
+            load = await start_load(
+                bridge.port, sink, sessions=sessions, chunk_ms=chunk_ms, seconds=seconds, tag=tag
+            )
+            load_cpu = self_cpu
+        cpu0, load0, t0 = bridge.cpu_s(), load_cpu(), time.perf_counter()
         samples: list[list[tuple[float, int]]] = []
         while time.perf_counter() - t0 < seconds - 0.5:
             samples.append(await bridge.gauges(http))
             await asyncio.sleep(0.2)
-        cpu1, load1, t1 = bridge.cpu_s(), self_cpu(), time.perf_counter()
-        outcome, streams = await load
+        cpu1, load1, t1 = bridge.cpu_s(), load_cpu(), time.perf_counter()
+        if go is not None:
+            summary = await go.result()
+        else:
+            outcome, streams = await load
+            latencies = [x * 1000 for s in streams for x in s.latencies]
+            summary = {
+                "ok_calls": outcome.ok_calls,
+                "errors": len(outcome.errors),
+                "starvations": outcome.starvations,
+                "latency_p50_ms": pct(latencies, 0.5),
+                "latency_p99_ms": pct(latencies, 0.99),
+            }
     finally:
         bridge.stop()
     window = t1 - t0
-    latencies = [x * 1000 for s in streams for x in s.latencies]
     bridge_cpu = [100 * (b - a) / window for a, b in zip(cpu0, cpu1, strict=True)]
     middle = samples[len(samples) // 2] if samples else [(0.0, 0)] * workers
     return ScaleStep(
@@ -235,11 +269,11 @@ async def run_step(
         workers=workers,
         sessions=sessions,
         chunk_ms=chunk_ms,
-        ok_calls=outcome.ok_calls,
-        errors=len(outcome.errors),
-        starvations=outcome.starvations,
-        latency_p50_ms=pct(latencies, 0.5),
-        latency_p99_ms=pct(latencies, 0.99),
+        ok_calls=summary["ok_calls"],
+        errors=summary["errors"],
+        starvations=summary["starvations"],
+        latency_p50_ms=summary["latency_p50_ms"],
+        latency_p99_ms=summary["latency_p99_ms"],
         lag_max_ms=max((lag for sample in samples for lag, _ in sample), default=0.0),
         sessions_per_worker=[live for _, live in middle],
         worker_cpu_pct=bridge_cpu,
@@ -247,6 +281,7 @@ async def run_step(
         load_cpu_pct=100 * (load1 - load0) / window,
         load_ms_per_session_s=1000 * (load1 - load0) / (window * sessions),
         load_average=list(os.getloadavg()),
+        generator=generator,
     )
 
 
@@ -257,6 +292,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{describe(report['machine'], 'python', 'grpcio')} Goals per step: 0 errors, "
         f"0 starvation, packet latency p99 < {GOAL_P99_MS:.0f} ms, smoothed loop lag < "
         f"{GOAL_LAG_MS:.0f} ms in every worker.",
+        "",
+        f"Load generator: {report['steps'][0]['generator'] if report['steps'] else '-'}.",
         "",
         "| setup | sessions | chunk ms | goals met | per worker | latency p50 / p99 ms | "
         "lag max ms | worker CPU % | bridge ms/session-s | load gen CPU % | "
@@ -286,7 +323,9 @@ async def main(args: argparse.Namespace) -> None:
             for sessions in args.steps:
                 # Interleaved: each step size runs in every set-up back to back.
                 for setup in args.setups:
-                    step = await run_step(sink, http, setup, sessions, args.chunk_ms, args.seconds)
+                    step = await run_step(
+                        sink, http, setup, sessions, args.chunk_ms, args.seconds, args.generator
+                    )
                     row = asdict(step) | {"passed": step.passed}
                     report["steps"].append(row)
                     print(json.dumps(row), flush=True)
@@ -302,5 +341,12 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=ints, default=ints("300,500,700,900"))
     parser.add_argument(
         "--setups", type=lambda t: t.split(","), default=list(SETUPS), help="comma-separated"
+    )
+    parser.add_argument(
+        "--generator",
+        choices=("go", "python"),
+        default="go" if available() else "python",
+        help="load generator and sink: go (benchmarks/go, about half the Python one's CPU, the "
+        "default where installed) or python (lite_load + sink in this process)",
     )
     asyncio.run(main(parser.parse_args()))

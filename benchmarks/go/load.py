@@ -56,6 +56,7 @@ class GoLoad:
         seconds: float,
         ramp_s: float,
         spread_s: float = 0.0,
+        sessions_per_conn: int = 100,
         core: int | None = None,
     ) -> GoLoad:
         pin = ["taskset", "-c", str(core)] if core is not None else []
@@ -68,6 +69,7 @@ class GoLoad:
             f"-seconds={seconds}",
             f"-ramp-s={ramp_s}",
             f"-spread-s={spread_s}",
+            f"-sessions-per-conn={sessions_per_conn}",
             "-hold",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

@@ -39,10 +39,12 @@ import (
 )
 
 const (
-	rate               = 24000
-	bytesPerMs         = rate * 2 / 1000
-	sessionsPerChannel = 100
+	rate       = 24000
+	bytesPerMs = rate * 2 / 1000
 )
+
+// sessionsPerChannel is how many sessions share one HTTP/2 connection (-sessions-per-conn).
+var sessionsPerChannel = 100
 
 // base is the zero of every stamp (time.Since reads the monotonic clock).
 var base = time.Now()
@@ -93,6 +95,7 @@ func main() {
 	seconds := flag.Float64("seconds", 6, "audio per session in seconds")
 	rampS := flag.Float64("ramp-s", -1, "open the sessions over this long (default sessions/200, at most 5 s)")
 	spreadS := flag.Float64("spread-s", 0, "start each session's audio at a random time within this long (at least one chunk period): 0 starts every utterance within one chunk period of the others")
+	flag.IntVar(&sessionsPerChannel, "sessions-per-conn", 100, "sessions per HTTP/2 connection (the kernel spreads connections, not calls, across SO_REUSEPORT workers)")
 	hold := flag.Bool("hold", false, "after the report, stay until stdin closes (so a driver can read this process's CPU from /proc)")
 	flag.Parse()
 	if *rampS < 0 {
