@@ -365,7 +365,9 @@ async def main(args: argparse.Namespace) -> None:
                 None,
             )
             if step is None:
-                step = await run_step(sink, n, 100, args.seconds, DEFAULT_UVLOOP)
+                step = await run_step(
+                    sink, n, 100, args.seconds, DEFAULT_UVLOOP, generator=args.generator[0]
+                )
                 report["steps"].append(
                     asdict(step)
                     | {
