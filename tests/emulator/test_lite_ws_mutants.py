@@ -9,48 +9,24 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 
-from liveavatar_emulator import Emulator, EmulatorConfig
-from liveavatar_emulator.sessions import Session
-
 from .helpers import (
-    WAIT,
-    LiteClient,
     fast,
     key_headers,
     lite_ws,
     pcm,
-    running,
     speak,
-    started_lite,
     wait_until,
 )
+from .lite_ws_harness import lite
 
 CLOSING = {"type": "session.state_updated", "state": "closing"}
 BAD_AUDIO = {
     "type": "invalid_request_error",
     "message": "'audio' must be base64 PCM16LE 24 kHz mono",
 }
-
-
-@asynccontextmanager
-async def lite(
-    config: EmulatorConfig,
-) -> AsyncIterator[tuple[Emulator, httpx.AsyncClient, Session, LiteClient, str]]:
-    """Emulator, HTTP client, started LITE session, its connected socket and ``ws_url``."""
-    async with (
-        running(config) as emu,
-        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
-    ):
-        sid, _, data = await started_lite(http)
-        session = emu.registry.get(sid)
-        assert session is not None
-        async with lite_ws(data["ws_url"]) as ws:
-            yield emu, http, session, ws, data["ws_url"]
 
 
 async def stop(http: httpx.AsyncClient, session_id: str) -> None:
