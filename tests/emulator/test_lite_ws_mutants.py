@@ -275,6 +275,8 @@ async def test_a_peer_gone_mid_send_gets_no_further_events(
             "session.state_updated",
             "agent.audio_buffer_appended",
         ]
+        # The peer's leaving is not a message: nothing more is logged.
+        assert [c.type for c in session.commands] == ["agent.speak"]
         assert session.active
 
 
@@ -296,4 +298,5 @@ async def test_a_close_that_outlives_its_peer_sends_and_records_nothing(
         resp = await drop
         assert (resp.status_code, resp.json()) == (200, {"dropped": 1})
         assert [e.type for e in session.events] == ["session.state_updated"]
+        assert session.commands == []
         assert session.active
