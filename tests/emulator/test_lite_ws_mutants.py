@@ -2,24 +2,26 @@
 
 Real sockets to a real emulator. Expected values from the reference (§3.1 documents the
 ``closing`` state of ``session.state_updated``; §3.2 lets ``agent.speak_end`` carry a final
-``audio`` chunk; §3.3 error bodies) and the emulator's config docs, written literally.
+``audio`` chunk; §3.3 error bodies) and the emulator's config docs, written literally. The
+inspection records' ``at`` is real seconds since the session's creation, to the microsecond
+(``CommandRecord`` in sessions.py), read on a frozen clock; ``/ws_stall`` is the README's "hold
+events N s".
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 
-from liveavatar_emulator import Emulator, EmulatorConfig
-from liveavatar_emulator.sessions import Session
+from liveavatar_emulator.clock import Clock
+from liveavatar_emulator.socket_faults import SocketFaults
 
 from .helpers import (
     WAIT,
-    LiteClient,
     fast,
     key_headers,
     lite_ws,
@@ -29,28 +31,13 @@ from .helpers import (
     started_lite,
     wait_until,
 )
+from .lite_ws_harness import lite
 
 CLOSING = {"type": "session.state_updated", "state": "closing"}
 BAD_AUDIO = {
     "type": "invalid_request_error",
     "message": "'audio' must be base64 PCM16LE 24 kHz mono",
 }
-
-
-@asynccontextmanager
-async def lite(
-    config: EmulatorConfig,
-) -> AsyncIterator[tuple[Emulator, httpx.AsyncClient, Session, LiteClient, str]]:
-    """Emulator, HTTP client, started LITE session, its connected socket and ``ws_url``."""
-    async with (
-        running(config) as emu,
-        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
-    ):
-        sid, _, data = await started_lite(http)
-        session = emu.registry.get(sid)
-        assert session is not None
-        async with lite_ws(data["ws_url"]) as ws:
-            yield emu, http, session, ws, data["ws_url"]
 
 
 async def stop(http: httpx.AsyncClient, session_id: str) -> None:
@@ -188,3 +175,128 @@ async def test_a_second_close_of_the_same_socket_sends_nothing() -> None:
         assert [e for e in ws.events if e == CLOSING] == [CLOSING]
         closing = [e for e in session.events if e.type == "session.state_updated"]
         assert len(closing) == 2  # connected, then one closing
+
+
+# -- timestamps of the command and event records (inspection API) -------------------------------
+
+
+async def test_records_are_stamped_in_seconds_since_creation_to_the_microsecond(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``at`` is real seconds since the session was created, rounded to 6 decimals."""
+    now = [7_000.0]  # a frozen real clock, moved by hand (sessions.py reads Clock.monotonic)
+    monkeypatch.setattr(Clock, "monotonic", staticmethod(lambda: now[0]))
+    async with lite(fast(lite_event_profile="observed")) as (_, _, session, ws, _url):
+        now[0] = 7_001.2345678
+        await ws.send({"type": "session.keep_alive", "event_id": "K"})
+        await ws.send({"type": "agent.interrupt", "event_id": "I"})
+        await ws.wait_type("agent.audio_buffer_cleared")
+        now[0] = 7_002.75
+        await ws.ws.send("not json")
+        await ws.wait_type("error")
+        assert [(c.type, c.at) for c in session.commands] == [
+            ("session.keep_alive", 1.234568),
+            ("agent.interrupt", 1.234568),
+            ("<invalid>", 2.75),
+        ]
+        assert [(e.type, e.at) for e in session.events] == [
+            ("session.state_updated", 0.0),
+            ("agent.audio_buffer_cleared", 1.234568),
+            ("error", 2.75),
+        ]
+
+
+# -- injected stalls (inspection API's /ws_stall) ------------------------------------------------
+
+
+async def test_a_stall_holds_events_but_never_the_closing_state() -> None:
+    """``/ws_stall`` holds every event the session would send; the session's end is not held."""
+    config = fast(lite_send_closing_state=True, lite_connect_delay_s=0.0, ws_close_code=4000)
+    async with (
+        running(config) as emu,
+        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
+    ):
+        sid, _, data = await started_lite(http)
+        session = emu.registry.get(sid)
+        assert session is not None
+        resp = await http.post(f"/_emulator/sessions/{sid}/ws_stall", json={"seconds": 600})
+        assert resp.json()["stalls"] == 1
+        async with lite_ws(data["ws_url"], wait_connected=False) as ws:
+            await ws.send({"type": "agent.start_listening", "event_id": "early"})
+            await wait_until(lambda: session.commands)
+            # `connected` is held, so the command came before it and was dropped.
+            assert [(c.type, c.dropped, c.note) for c in session.commands] == [
+                ("agent.start_listening", True, "not_connected")
+            ]
+            await stop(http, sid)
+            assert await ws.closed() == (4000, "USER_CLOSED")
+            assert ws.events == [CLOSING]
+            assert [e.type for e in session.events] == ["session.state_updated"]
+
+
+# -- a peer that goes away while the emulator is sending ----------------------------------------
+
+
+class HeldEvents:
+    """A stall the test ends by hand: while ``held``, every event the socket sends waits where an
+    injected stall (``/ws_stall``, a fixed number of seconds) would hold it, until ``release``.
+    It lets the peer leave at a known point of a send, without racing a timer."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.held = False
+        self.reached = asyncio.Event()
+        self._released = asyncio.Event()
+
+        async def wait_stall(_faults: SocketFaults, _session_id: str) -> None:
+            if self.held:
+                self.reached.set()
+                await self._released.wait()
+
+        monkeypatch.setattr(SocketFaults, "wait_stall", wait_stall)
+
+    def release(self) -> None:
+        self._released.set()
+
+
+async def test_a_peer_gone_mid_send_gets_no_further_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The send that finds the peer gone is the last one: the events the same command would
+    have sent next (talking, speak_started) are neither sent nor recorded."""
+    hold = HeldEvents(monkeypatch)
+    async with lite(fast(lite_event_profile="both")) as (_, _, session, ws, _url):
+        hold.held = True
+        await ws.send(speak(pcm(960), "U"))
+        await asyncio.wait_for(hold.reached.wait(), WAIT)  # its appended ack is held
+        await ws.ws.close()
+        hold.release()
+        await wait_until(lambda: not session.ws_connected)
+        assert [e.type for e in session.events] == [
+            "session.state_updated",
+            "agent.audio_buffer_appended",
+        ]
+        # The peer's leaving is not a message: nothing more is logged.
+        assert [c.type for c in session.commands] == ["agent.speak"]
+        assert session.active
+
+
+async def test_a_close_that_outlives_its_peer_sends_and_records_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server-side close whose closing state is held while the peer leaves: once the peer is
+    gone the closing state is not recorded as sent, and the close still answers."""
+    hold = HeldEvents(monkeypatch)
+    async with lite(fast(lite_send_closing_state=True)) as (_, http, session, ws, _url):
+        hold.held = True
+        drop = asyncio.create_task(
+            http.post(f"/_emulator/sessions/{session.id}/drop_ws", json={"code": 4001})
+        )
+        await asyncio.wait_for(hold.reached.wait(), WAIT)  # the closing state is held
+        await ws.ws.close()
+        await wait_until(lambda: not session.ws_connected)
+        hold.release()
+        resp = await drop
+        assert (resp.status_code, resp.json()) == (200, {"dropped": 1})
+        assert [e.type for e in session.events] == ["session.state_updated"]
+        assert session.commands == []
+        assert session.active

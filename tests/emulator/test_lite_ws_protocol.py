@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -20,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from liveavatar_emulator import Emulator, EmulatorConfig
+from liveavatar_emulator import Emulator
 from liveavatar_emulator.sessions import Session
 
 from .helpers import (
@@ -38,22 +36,7 @@ from .helpers import (
     started_lite,
     wait_until,
 )
-
-
-@asynccontextmanager
-async def lite(
-    config: EmulatorConfig, *, wait_connected: bool = True
-) -> AsyncIterator[tuple[Emulator, httpx.AsyncClient, Session, LiteClient]]:
-    """Emulator, HTTP client, started LITE session and its connected socket."""
-    async with (
-        running(config) as emu,
-        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
-    ):
-        sid, _, data = await started_lite(http)
-        session = emu.registry.get(sid)
-        assert session is not None
-        async with lite_ws(data["ws_url"], wait_connected=wait_connected) as ws:
-            yield emu, http, session, ws
+from .lite_ws_harness import lite
 
 
 def log(session: Session) -> list[tuple[str, str | None, int, bool, str | None]]:
@@ -78,7 +61,8 @@ async def roundtrip(ws: LiteClient) -> dict[str, Any]:
 
 
 async def test_connected_is_the_first_event_and_early_commands_are_dropped_silently() -> None:
-    async with lite(fast(lite_connect_delay_s=0.3), wait_connected=False) as (_, _, session, ws):
+    config = fast(lite_connect_delay_s=0.3)
+    async with lite(config, wait_connected=False) as (_, _, session, ws, _url):
         early = speak(pcm(480), "early")
         await ws.send(early)
         assert await ws.next() == {"type": "session.state_updated", "state": "connected"}
@@ -91,7 +75,7 @@ async def test_connected_is_the_first_event_and_early_commands_are_dropped_silen
 
 async def test_dropped_before_connected_warning_names_the_command() -> None:
     config = fast(lite_connect_delay_s=0.3, warn_dropped_before_connected=True)
-    async with lite(config, wait_connected=False) as (_, _, _session, ws):
+    async with lite(config, wait_connected=False) as (_, _, _session, ws, _url):
         await ws.send({"type": "agent.start_listening", "event_id": "early"})
         assert await ws.next() == {
             "type": "warning",
@@ -109,7 +93,7 @@ async def test_dropped_before_connected_warning_names_the_command() -> None:
 
 
 async def test_acks_carry_a_fresh_id_and_the_commands_id() -> None:
-    async with lite(fast(lite_event_profile="observed")) as (_, _, session, ws):
+    async with lite(fast(lite_event_profile="observed")) as (_, _, session, ws, _url):
         await ws.send(speak(pcm(48_000), "U"))
         appended = await ws.wait_type("agent.audio_buffer_appended")
         await ws.send({"type": "agent.speak_end", "event_id": "E"})
@@ -127,7 +111,7 @@ async def test_acks_carry_a_fresh_id_and_the_commands_id() -> None:
 
 
 async def test_documented_profile_sends_no_acks() -> None:
-    async with lite(fast(lite_event_profile="documented")) as (_, _, _session, ws):
+    async with lite(fast(lite_event_profile="documented")) as (_, _, _session, ws, _url):
         await ws.send(speak(pcm(480), "U"))
         await ws.send({"type": "agent.speak_end", "event_id": "U"})
         await ws.wait_type("agent.speak_ended")
@@ -145,7 +129,7 @@ async def test_documented_profile_sends_no_acks() -> None:
 
 
 async def test_speak_end_may_carry_the_final_chunk() -> None:
-    async with lite(fast(lite_event_profile="both")) as (_, _, session, ws):
+    async with lite(fast(lite_event_profile="both")) as (_, _, session, ws, _url):
         first, last = pcm(960, seed=1), pcm(480, seed=2)
         await ws.send(speak(first, "U"))
         end = {"type": "agent.speak_end", "event_id": "U", "audio": base64.b64encode(last).decode()}
@@ -170,7 +154,7 @@ async def test_speak_end_may_carry_the_final_chunk() -> None:
 
 
 async def test_empty_audio_is_acked_but_plays_nothing() -> None:
-    async with lite(fast(lite_event_profile="both")) as (_, _, session, ws):
+    async with lite(fast(lite_event_profile="both")) as (_, _, session, ws, _url):
         await ws.send(speak(b"", "U"))
         assert (await ws.next())["type"] == "agent.audio_buffer_appended"
         await ws.send({"type": "agent.start_listening"})
@@ -185,7 +169,7 @@ async def test_empty_audio_is_acked_but_plays_nothing() -> None:
 
 @pytest.mark.parametrize("kind", ["session.keep_alive", "start", "agent.stop_listening"])
 async def test_known_commands_are_logged_without_warning(kind: str) -> None:
-    async with lite(fast()) as (_, _, session, ws):
+    async with lite(fast()) as (_, _, session, ws, _url):
         command = {"type": kind, "event_id": "K"}
         await ws.send(command)
         ack = await roundtrip(ws)
@@ -198,7 +182,7 @@ async def test_known_commands_are_logged_without_warning(kind: str) -> None:
 
 
 async def test_unknown_command_warns_and_is_logged() -> None:
-    async with lite(fast()) as (_, _, session, ws):
+    async with lite(fast()) as (_, _, session, ws, _url):
         command = {"type": "agent.dance", "event_id": "D"}
         await ws.send(command)
         assert await ws.next() == {
@@ -213,7 +197,7 @@ async def test_unknown_command_warns_and_is_logged() -> None:
 
 
 async def test_unknown_command_is_silent_when_asked() -> None:
-    async with lite(fast(warn_unknown_commands=False)) as (_, _, session, ws):
+    async with lite(fast(warn_unknown_commands=False)) as (_, _, session, ws, _url):
         await ws.send({"type": "agent.dance", "event_id": "D"})
         ack = await roundtrip(ws)
         assert ws.events[1:] == [ack]
@@ -221,7 +205,7 @@ async def test_unknown_command_is_silent_when_asked() -> None:
 
 
 async def test_binary_frames_are_refused_with_an_error() -> None:
-    async with lite(fast()) as (_, _, session, ws):
+    async with lite(fast()) as (_, _, session, ws, _url):
         await ws.ws.send(b"\x00\x01\x02")
         assert await ws.next() == {
             "type": "error",
@@ -236,7 +220,7 @@ async def test_binary_frames_are_refused_with_an_error() -> None:
 
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"type": 7}', '{"event_id": "x"}'])
 async def test_text_that_is_not_a_command_is_refused(text: str) -> None:
-    async with lite(fast()) as (_, _, session, ws):
+    async with lite(fast()) as (_, _, session, ws, _url):
         await ws.ws.send(text)
         assert await ws.next() == {
             "type": "error",
@@ -251,7 +235,7 @@ async def test_text_that_is_not_a_command_is_refused(text: str) -> None:
 
 @pytest.mark.parametrize("audio", [None, "***", 12])
 async def test_bad_audio_is_an_error_naming_the_format(audio: Any) -> None:
-    async with lite(fast()) as (_, _, session, ws):
+    async with lite(fast()) as (_, _, session, ws, _url):
         command: dict[str, Any] = {"type": "agent.speak", "event_id": "X"}
         if audio is not None:
             command["audio"] = audio
@@ -270,7 +254,7 @@ async def test_bad_audio_is_an_error_naming_the_format(audio: Any) -> None:
 
 @pytest.mark.parametrize("raw_id", ["", 5, None])
 async def test_event_ids_that_are_not_strings_count_as_missing(raw_id: Any) -> None:
-    async with lite(fast()) as (_, _, session, ws):
+    async with lite(fast()) as (_, _, session, ws, _url):
         await ws.send({"type": "agent.dance", "event_id": raw_id})
         warning = await ws.next()
         assert warning["warning"]["event_id"] is None
@@ -278,7 +262,7 @@ async def test_event_ids_that_are_not_strings_count_as_missing(raw_id: Any) -> N
 
 
 async def test_size_counts_utf8_bytes() -> None:
-    async with lite(fast()) as (_, _, session, ws):
+    async with lite(fast()) as (_, _, session, ws, _url):
         text = json.dumps({"type": "agent.dansé", "event_id": "D"}, ensure_ascii=False)
         await ws.ws.send(text)
         await ws.next()
@@ -296,7 +280,7 @@ def padded_speak(total: int, event_id: str) -> str:
 
 
 async def test_default_limit_is_one_megabyte_inclusive() -> None:
-    async with lite(fast()) as (_, _, session, ws):
+    async with lite(fast()) as (_, _, session, ws, _url):
         await ws.ws.send(padded_speak(1_000_000, "at-limit"))
         assert (await ws.next())["type"] == "agent.audio_buffer_appended"
         await ws.ws.send(padded_speak(1_000_001, "over"))
@@ -318,7 +302,7 @@ async def test_default_limit_is_one_megabyte_inclusive() -> None:
 
 async def test_oversize_close_policy_closes_with_1009_and_logs_it() -> None:
     config = fast(oversize_policy="close", max_packet_bytes=1_000)
-    async with lite(config) as (_, _, session, ws):
+    async with lite(config) as (_, _, session, ws, _url):
         await ws.ws.send(padded_speak(1_001, "big"))
         code, reason = await ws.closed()
         assert (code, reason) == (1009, "packet too large")
@@ -328,7 +312,7 @@ async def test_oversize_close_policy_closes_with_1009_and_logs_it() -> None:
 
 async def test_oversize_drop_policy_logs_the_drop() -> None:
     config = fast(oversize_policy="drop", max_packet_bytes=1_000)
-    async with lite(config) as (_, _, session, ws):
+    async with lite(config) as (_, _, session, ws, _url):
         await ws.ws.send(padded_speak(1_001, "big"))
         ack = await roundtrip(ws)
         assert ws.events[1:] == [ack]
@@ -339,7 +323,7 @@ async def test_oversize_drop_policy_logs_the_drop() -> None:
 
 
 async def test_every_command_counts_as_activity() -> None:
-    async with lite(fast()) as (_, _, session, ws):
+    async with lite(fast()) as (_, _, session, ws, _url):
         before = session._last_activity
         await ws.ws.send("not json")
         await ws.next()
@@ -371,7 +355,7 @@ async def test_a_new_connection_replaces_the_old_one() -> None:
 
 
 async def test_ending_the_session_closes_the_socket_with_the_reason() -> None:
-    async with lite(fast(ws_close_code=4000)) as (_, http, session, ws):
+    async with lite(fast(ws_close_code=4000)) as (_, http, session, ws, _url):
         await ws.send(speak(pcm(480_000), "U"))
         await ws.wait_type("agent.speak_started")
         resp = await http.post(
