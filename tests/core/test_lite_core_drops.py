@@ -128,6 +128,21 @@ def test_an_utterance_of_empty_chunks_held_is_not_reported() -> None:
     assert h.dropped() == [("f", 100 * BYTES_PER_MS, 100, INTERRUPTED)]
 
 
+def test_an_interrupt_while_held_ends_an_utterance_of_empty_chunks_too() -> None:
+    """README: all audio since the last speak_end or interrupt is one utterance, named by its
+    first chunk. An empty chunk held before an interrupt belongs to the interrupted utterance,
+    not to the next one (it carried no audio, so nothing is reported dropped)."""
+    h = Harness()
+    h.audio(b"", rid="Z")
+    h.interrupt()
+    h.connect()
+    h.audio(tone(400), rid="B")
+    h.speak_end()
+    h.up(type="agent.speak_started", event_id=h.speak_id())
+    assert h.speak_events() == [("started", "B")]
+    assert h.dropped() == []
+
+
 def test_utterance_numbers_go_on_after_held_audio_was_dropped() -> None:
     h = Harness()
     h.audio(tone(100))

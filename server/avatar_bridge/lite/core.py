@@ -364,8 +364,10 @@ class LiteCore:
     ) -> list[Action]:
         """Drop the audio held before `connected`: one AudioDropped per utterance, named as the
         utterance would have been (its first chunk's request_id, else utterance-N)."""
-        if not self._held_audio_bytes or self._converter is None:
+        if self._converter is None:
             return []
+        # Empty chunks count too: they open the utterance being dropped, and kept they would
+        # name the next one. Only utterances that carried audio are reported.
         fmt = self._converter.input_format
         groups: list[tuple[str, int]] = []
         current: str | None = None
@@ -498,9 +500,8 @@ class LiteCore:
         playback estimate (real time from an utterance's first send, one after another)."""
         unplayed: dict[str, int] = {}
         free_at = float("-inf")
-        for u in self._turns:
-            if u.first_sent_at is None or u.finished:
-                continue
+        for u in self._turns:  # Every turn has sent audio and none has finished.
+            assert u.first_sent_at is not None
             start = max(u.first_sent_at, free_at)
             played = min(u.sent_bytes, max(0, int((at - start) * OUTPUT_BYTES_PER_S)))
             played -= played % 2
@@ -569,7 +570,10 @@ class LiteCore:
             u.first_sent_at = now
         if u.gap:
             u.sent_since_gap = True
-        if u not in self._turns:
+        # A turn LiveAvatar already ended (it interrupted the utterance by itself while the
+        # client kept streaming it) stays ended: back in the queue it would play on for
+        # `_playing`, be interrupted twice and hold the half-close.
+        if u not in self._turns and not u.finished:
             self._turns.append(u)
         self._play_end = max(self._play_end, now) + size / (OUTPUT_BYTES_PER_MS * 1000)
         message = {"type": "agent.speak", "event_id": u.upstream_id, "audio": audio}
