@@ -12,11 +12,13 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
+from benchmarks.common import pct
 from benchmarks.sink import Sink, Stream
 
 RATE = 24_000
@@ -176,3 +178,18 @@ async def start_load(
     )
     await streaming.wait()
     return load
+
+
+async def summary(load: asyncio.Task[tuple[Outcome, list[Stream]]]) -> dict[str, Any]:
+    """The load's outcome in the Go generator's report keys (benchmarks/go/loadgen)."""
+    outcome, streams = await load
+    latencies = [x * 1000 for s in streams for x in s.latencies]
+    return {
+        "ok_calls": outcome.ok_calls,
+        "errors": len(outcome.errors),
+        "starvations": outcome.starvations,
+        "packets": sum(s.packets for s in streams),
+        "latency_p50_ms": pct(latencies, 0.5),
+        "latency_p99_ms": pct(latencies, 0.99),
+        "latency_max_ms": max(latencies, default=0.0),
+    }

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from avatar_bridge import event_loop
+from benchmarks import lite_load
 from benchmarks.common import (
     GOAL_LAG_MS,
     GOAL_P99_MS,
@@ -32,11 +33,10 @@ from benchmarks.common import (
     write_report,
 )
 from benchmarks.common import ints as _ints
-from benchmarks.common import pct as _pct
 from benchmarks.common import self_cpu as _self_cpu
 from benchmarks.go.load import GoLoad, available
-from benchmarks.lite_load import Outcome, start_load
-from benchmarks.sink import Sink, Stream
+from benchmarks.lite_load import start_load
+from benchmarks.sink import Sink
 
 BRIDGE_CORE, LOAD_CORE = 0, 1
 DEFAULT_UVLOOP = event_loop.resolve("auto") == "uvloop"
@@ -171,7 +171,6 @@ async def run_step(
                 sessions=sessions,
                 chunk_ms=chunk_ms,
                 seconds=seconds,
-                ramp_s=min(5.0, sessions / 200),
                 spread_s=spread_s,
                 core=LOAD_CORE,
             )
@@ -196,7 +195,7 @@ async def run_step(
         lag = bridge.command("report")
         if spy is not None:
             await spy.wait()
-        summary = await go.result() if go is not None else await _summary(load)
+        summary = await go.result() if go is not None else await lite_load.summary(load)
         await asyncio.sleep(1.0)
         rss_after = bridge.rss_mb()
         garbage = bridge.command("collect")
@@ -234,18 +233,12 @@ async def run_step(
     )
 
 
-async def _summary(load: asyncio.Task[tuple[Outcome, list[Stream]]]) -> dict[str, Any]:
-    """The Python generator's outcome in the Go generator's report keys."""
-    outcome, streams = await load
-    latencies = [x * 1000 for s in streams for x in s.latencies]
-    return {
-        "ok_calls": outcome.ok_calls,
-        "errors": len(outcome.errors),
-        "starvations": outcome.starvations,
-        "packets": sum(s.packets for s in streams),
-        "latency_p50_ms": _pct(latencies, 0.5),
-        "latency_p99_ms": _pct(latencies, 0.99),
-        "latency_max_ms": max(latencies, default=0.0),
+def _row(step: Step) -> dict[str, Any]:
+    """A step as the report keeps it: its fields, its derived figures and the load average."""
+    return asdict(step) | {
+        "passed": step.passed,
+        "gc_max_ms": step.gc_max_ms,
+        "load_average": os.getloadavg(),
     }
 
 
@@ -339,11 +332,7 @@ async def main(args: argparse.Namespace) -> None:
                         generator=generator,
                         spread_s=args.spread_s,
                     )
-                    row = asdict(step) | {
-                        "passed": step.passed,
-                        "gc_max_ms": step.gc_max_ms,
-                        "load_average": os.getloadavg(),
-                    }
+                    row = _row(step)
                     report["steps"].append(row)
                     print(json.dumps({k: v for k, v in row.items() if k != "timeline"}), flush=True)
                     failures = 0 if step.passed else failures + 1
@@ -368,14 +357,7 @@ async def main(args: argparse.Namespace) -> None:
                 step = await run_step(
                     sink, n, 100, args.seconds, DEFAULT_UVLOOP, generator=args.generator[0]
                 )
-                report["steps"].append(
-                    asdict(step)
-                    | {
-                        "passed": step.passed,
-                        "gc_max_ms": step.gc_max_ms,
-                        "load_average": os.getloadavg(),
-                    }
-                )
+                report["steps"].append(_row(step))
                 report["steps"].sort(key=lambda row: (-row["chunk_ms"], row["sessions"]))
             baseline = await run_baseline(sink, n, 100, args.seconds)
             same_packets = await run_baseline(sink, n, 100, args.seconds, (100, 100))

@@ -49,7 +49,6 @@ from benchmarks.common import (
     describe,
     ints,
     machine,
-    pct,
     self_cpu,
     write_report,
 )
@@ -229,7 +228,6 @@ async def run_step(
                 sessions=sessions,
                 chunk_ms=chunk_ms,
                 seconds=seconds,
-                ramp_s=min(5.0, sessions / 200),
                 sessions_per_conn=SESSIONS_PER_CONNECTION,
                 core=min(load_cores) if load_cores else None,
             )
@@ -250,15 +248,7 @@ async def run_step(
         if go is not None:
             summary = await go.result()
         else:
-            outcome, streams = await load
-            latencies = [x * 1000 for s in streams for x in s.latencies]
-            summary = {
-                "ok_calls": outcome.ok_calls,
-                "errors": len(outcome.errors),
-                "starvations": outcome.starvations,
-                "latency_p50_ms": pct(latencies, 0.5),
-                "latency_p99_ms": pct(latencies, 0.99),
-            }
+            summary = await lite_load.summary(load)
     finally:
         bridge.stop()
     window = t1 - t0

@@ -54,7 +54,7 @@ class GoLoad:
         sessions: int,
         chunk_ms: int,
         seconds: float,
-        ramp_s: float,
+        ramp_s: float | None = None,
         spread_s: float = 0.0,
         sessions_per_conn: int = 100,
         core: int | None = None,
@@ -67,7 +67,8 @@ class GoLoad:
             f"-sessions={sessions}",
             f"-chunk-ms={chunk_ms}",
             f"-seconds={seconds}",
-            f"-ramp-s={ramp_s}",
+            # Unset: the generator's own rule, as lite_load's (sessions/200 s, at most 5 s).
+            *([f"-ramp-s={ramp_s}"] if ramp_s is not None else []),
             f"-spread-s={spread_s}",
             f"-sessions-per-conn={sessions_per_conn}",
             "-hold",
