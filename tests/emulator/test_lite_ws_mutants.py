@@ -26,9 +26,7 @@ from .helpers import (
     key_headers,
     lite_ws,
     pcm,
-    running,
     speak,
-    started_lite,
     wait_until,
 )
 from .lite_ws_harness import lite
@@ -212,26 +210,18 @@ async def test_records_are_stamped_in_seconds_since_creation_to_the_microsecond(
 async def test_a_stall_holds_events_but_never_the_closing_state() -> None:
     """``/ws_stall`` holds every event the session would send; the session's end is not held."""
     config = fast(lite_send_closing_state=True, lite_connect_delay_s=0.0, ws_close_code=4000)
-    async with (
-        running(config) as emu,
-        httpx.AsyncClient(base_url=emu.base_url, timeout=WAIT) as http,
-    ):
-        sid, _, data = await started_lite(http)
-        session = emu.registry.get(sid)
-        assert session is not None
-        resp = await http.post(f"/_emulator/sessions/{sid}/ws_stall", json={"seconds": 600})
-        assert resp.json()["stalls"] == 1
-        async with lite_ws(data["ws_url"], wait_connected=False) as ws:
-            await ws.send({"type": "agent.start_listening", "event_id": "early"})
-            await wait_until(lambda: session.commands)
-            # `connected` is held, so the command came before it and was dropped.
-            assert [(c.type, c.dropped, c.note) for c in session.commands] == [
-                ("agent.start_listening", True, "not_connected")
-            ]
-            await stop(http, sid)
-            assert await ws.closed() == (4000, "USER_CLOSED")
-            assert ws.events == [CLOSING]
-            assert [e.type for e in session.events] == ["session.state_updated"]
+    async with lite(config, wait_connected=False, stall_s=600) as (_, http, session, ws, _url):
+        sid = session.id
+        await ws.send({"type": "agent.start_listening", "event_id": "early"})
+        await wait_until(lambda: session.commands)
+        # `connected` is held, so the command came before it and was dropped.
+        assert [(c.type, c.dropped, c.note) for c in session.commands] == [
+            ("agent.start_listening", True, "not_connected")
+        ]
+        await stop(http, sid)
+        assert await ws.closed() == (4000, "USER_CLOSED")
+        assert ws.events == [CLOSING]
+        assert [e.type for e in session.events] == ["session.state_updated"]
 
 
 # -- a peer that goes away while the emulator is sending ----------------------------------------
