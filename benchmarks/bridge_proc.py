@@ -21,12 +21,16 @@ from typing import Any
 from avatar_bridge import event_loop, gcpolicy
 from avatar_bridge.config import Limits, SecurityConfig, ServerConfig
 from avatar_bridge.lag import LagMonitor
-from avatar_bridge.server import BridgeServer
+from avatar_bridge.server import BridgeServer, grpc_server_options
 from benchmarks.common import stdin_lines
+from benchmarks.floor import MODES, FloorServer
 
 
 async def main(
-    max_sessions: int, gc_freeze: bool = True, gc_threshold: tuple[int, ...] | None = None
+    max_sessions: int,
+    gc_freeze: bool = True,
+    gc_threshold: tuple[int, ...] | None = None,
+    floor: str | None = None,
 ) -> None:
     config = ServerConfig(
         listen="127.0.0.1:0",
@@ -36,7 +40,10 @@ async def main(
         # Sessions attach to the benchmark's sink on loopback, outside the default allowlist.
         security=SecurityConfig(attach_allow=("127.0.0.1",)),
     )
-    await serve(BridgeServer(config), gc_freeze, gc_threshold)
+    server = (
+        BridgeServer(config) if floor is None else FloorServer(floor, grpc_server_options(config))
+    )
+    await serve(server, gc_freeze, gc_threshold)
 
 
 class GcPauses:
@@ -68,7 +75,9 @@ class GcPauses:
 
 
 async def serve(
-    server: BridgeServer, gc_freeze: bool = True, gc_threshold: tuple[int, ...] | None = None
+    server: BridgeServer | FloorServer,
+    gc_freeze: bool = True,
+    gc_threshold: tuple[int, ...] | None = None,
 ) -> None:
     """Start `server`, print its port, answer stdin's commands until `quit`, then stop."""
     port = await server.start()
@@ -120,6 +129,11 @@ if __name__ == "__main__":
         type=lambda text: tuple(int(x) for x in text.split(":")),
         help="A/B: gc.set_threshold(...) after start-up, e.g. 700:10:10",
     )
+    parser.add_argument(
+        "--floor",
+        choices=MODES,
+        help="serve benchmarks.floor's bare Converse instead of the bridge (the CPU floor)",
+    )
     args = parser.parse_args()
     if args.websockets_send:
         from avatar_bridge.lite import transport
@@ -127,4 +141,6 @@ if __name__ == "__main__":
         transport.write_text_now = lambda ws, payload: False
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
     choice = "asyncio" if args.asyncio else "uvloop" if args.uvloop else "auto"
-    event_loop.run(main(args.max_sessions, not args.no_gc_freeze, args.gc_threshold), choice)
+    event_loop.run(
+        main(args.max_sessions, not args.no_gc_freeze, args.gc_threshold, args.floor), choice
+    )

@@ -307,7 +307,15 @@ async def main(args: argparse.Namespace) -> None:
         sessions, chunk_ms = args.profile
         suffix = "data" if args.perf else "txt"
         out = RESULTS / f"profile-{sessions}x{chunk_ms}ms.{suffix}"
-        step = await run_step(sink, sessions, chunk_ms, args.seconds, not args.asyncio, profile=out)
+        step = await run_step(
+            sink,
+            sessions,
+            chunk_ms,
+            args.seconds,
+            not args.asyncio,
+            profile=out,
+            generator=args.generator[0],
+        )
         print(json.dumps(asdict(step)))
         await sink.close()
         return

@@ -147,24 +147,7 @@ class BridgeServer:
                 AuthInterceptor(policy, self.auth),
                 RpcCounter(self.metrics, SERVICE_NAME),
             ],
-            options=[
-                ("grpc.max_receive_message_length", limits.max_message_bytes),
-                ("grpc.max_send_message_length", 4 * 1024 * 1024),
-                ("grpc.keepalive_time_ms", 30_000),
-                ("grpc.keepalive_timeout_ms", 10_000),
-                ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
-                ("grpc.keepalive_permit_without_calls", 1),
-                # Several `--workers` share the port; a lone bridge must fail on a taken port.
-                ("grpc.so_reuseport", int(config.reuse_port)),
-                # GOAWAY old connections so L7 balancers rebalance; the grace outlives a session,
-                # so no conversation is cut by it.
-                ("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)),
-                ("grpc.max_connection_age_grace_ms", int(config.max_connection_age_grace_s * 1000)),
-                # Keep each stream's receive window at gRPC's 64 KiB: BDP probing grew it to
-                # megabytes per fast client, audio the bridge then held (issue 7, bounded memory).
-                ("grpc.http2.bdp_probe", 0),
-                *grpc_queue_options(limits.max_sessions, limits.max_pending_configs),
-            ],
+            options=grpc_server_options(config),
         )
         # Not the generated add_..._to_server: Converse needs a decoder that never raises.
         add_service(self.service, self._server)
@@ -351,3 +334,27 @@ def _full_leg_factory() -> LegFactory | None:
         return None
     factory: LegFactory = module.connect_full_leg
     return factory
+
+
+def grpc_server_options(config: ServerConfig) -> list[tuple[str, int]]:
+    """The grpc.aio server's channel arguments for `config` (benchmarks.floor serves under the
+    same ones)."""
+    limits = config.limits
+    return [
+        ("grpc.max_receive_message_length", limits.max_message_bytes),
+        ("grpc.max_send_message_length", 4 * 1024 * 1024),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        # Several `--workers` share the port; a lone bridge must fail on a taken port.
+        ("grpc.so_reuseport", int(config.reuse_port)),
+        # GOAWAY old connections so L7 balancers rebalance; the grace outlives a session,
+        # so no conversation is cut by it.
+        ("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)),
+        ("grpc.max_connection_age_grace_ms", int(config.max_connection_age_grace_s * 1000)),
+        # Keep each stream's receive window at gRPC's 64 KiB: BDP probing grew it to
+        # megabytes per fast client, audio the bridge then held (issue 7, bounded memory).
+        ("grpc.http2.bdp_probe", 0),
+        *grpc_queue_options(limits.max_sessions, limits.max_pending_configs),
+    ]
