@@ -541,6 +541,83 @@ async def test_a_timer_that_drains_ends_the_conversation() -> None:
     assert (await rig.ending()).reason == pb.STOP_REASON_CLIENT_ENDED
 
 
+# -- requests handled in the reader's task while the loop is parked ----------------------------
+
+
+async def test_a_deadline_a_request_brings_forward_is_armed() -> None:
+    rig = Rig()
+    loop = asyncio.get_running_loop()
+    fired = asyncio.Event()
+
+    def on_request(request: pb.ConverseRequest) -> list[Action]:
+        rig.core.deadline = loop.time() + 0.05
+        return []
+
+    def on_timer(now: float) -> list[Action]:
+        rig.core.deadline = None
+        fired.set()
+        return []
+
+    rig.core.on_request = on_request
+    rig.core.on_timer = on_timer
+    rig.core.deadline = loop.time() + 3600  # What the parked loop armed its timer for.
+    rig.upstream.feed({"type": "wake"})
+    await rig.core.until(lambda: len(rig.core.seen) == 1)
+    await settle()
+    rig.client.send(interrupt("soon"))  # Nothing wakes the loop but the re-armed timer.
+    await asyncio.wait_for(fired.wait(), WAIT_S)
+    assert len(rig.core.timer_calls) == 1
+    await rig.stop()
+
+
+async def test_a_timer_due_while_a_request_blocks_fires_after_it() -> None:
+    rig = Rig()
+    loop = asyncio.get_running_loop()
+    rig.core.on_request = lambda request: [warning("SLOW")]
+
+    def on_timer(now: float) -> list[Action]:
+        rig.core.deadline = None
+        return [SendUpstream({"type": "session.keep_alive"})]
+
+    rig.core.on_timer = on_timer
+    rig.client.write_gate.clear()
+    rig.core.deadline = loop.time() + 0.05
+    rig.upstream.feed({"type": "wake"})  # The loop parks with its timer armed.
+    await rig.core.until(lambda: len(rig.core.seen) == 1)
+    rig.client.send(interrupt("block"))
+    await rig.core.until(lambda: len(rig.core.requests()) == 1)
+    await asyncio.sleep(0.15)  # The timer rings while the reader waits on the client.
+    assert rig.core.timer_calls == []  # The loop stays parked meanwhile.
+    rig.client.write_gate.set()
+    await rig.core.until(lambda: len(rig.core.timer_calls) == 1)
+    await rig.core.until(lambda: len(rig.upstream.sent) == 1)
+    assert rig.upstream.sent == [{"type": "session.keep_alive"}]
+    await rig.stop()
+
+
+async def test_a_request_whose_action_fails_ends_the_call() -> None:
+    rig = Rig()
+    rig.core.on_request = lambda request: [Fail(InvalidRequest("bad chunk"))]
+    await settle()  # The loop is parked: the reader hands the request over itself.
+    rig.client.send(audio(b"\x00" * 10, "bad"))
+    error = await rig.error()
+    assert isinstance(error, InvalidRequest)
+    assert rig.client.reads == 1  # Nothing more is read after the failure.
+    assert rig.core.closed == 1
+
+
+async def test_a_request_whose_send_finds_the_upstream_closed_ends_it_so() -> None:
+    rig = Rig()
+    rig.upstream.send_error = UpstreamClosed("gone while sending")
+    rig.core.on_request = lambda request: [speak(b"\x00" * 10)]
+    await settle()
+    rig.client.send(audio(b"\x00" * 10, "a"), audio(b"\x00" * 10, "b"))
+    ending = await rig.ending()
+    assert ending.reason == pb.STOP_REASON_UPSTREAM_LOST
+    assert [closed.message for closed in rig.lookups.asked] == ["gone while sending"]
+    assert [r.request_id for r in rig.core.requests()] == ["a"]
+
+
 # -- backpressure -------------------------------------------------------------------------------
 
 
@@ -577,19 +654,41 @@ async def test_commands_are_read_while_the_core_holds_a_backlog() -> None:
 
 async def test_unread_audio_in_the_inbox_is_bounded() -> None:
     rig = Rig()
-    rig.core.on_request = lambda request: [warning("SLOW")]
-    rig.client.write_gate.clear()  # The client does not read: the pump blocks writing.
+    rig.core.on_upstream = lambda event: [warning("SLOW")]
+    rig.client.write_gate.clear()  # The client does not read: the loop blocks writing.
+    rig.upstream.feed({"type": "block"})
+    await rig.core.until(lambda: len(rig.core.seen) == 1)
     chunk = b"\x00" * 100_000
-    rig.client.send(interrupt("block"), *(audio(chunk, f"a{i}") for i in range(6)))
-    await rig.core.until(lambda: len(rig.core.requests()) == 1)
+    rig.client.send(*(audio(chunk, f"a{i}") for i in range(6)))
     await settle()
-    # 0, 100,000 and 200,000 bytes waiting leave room; at 300,000 (over 256 KiB) the fourth
-    # chunk read waits for room and nothing more is read.
-    assert rig.client.reads == 1 + 4
+    # The loop is busy, so the reader queues: 0, 100,000 and 200,000 bytes waiting leave room;
+    # at 300,000 (over 256 KiB) the fourth chunk read waits for room and nothing more is read.
+    assert rig.client.reads == 4
     assert rig.conversation.audio_bytes_in == 300_000
     rig.client.write_gate.set()
-    await rig.core.until(lambda: len(rig.core.requests()) == 7)
+    await rig.core.until(lambda: len(rig.core.requests()) == 6)
     assert rig.conversation.audio_bytes_in == 600_000
+    await rig.stop()
+
+
+async def test_a_request_handled_inline_blocks_further_reads_until_written() -> None:
+    rig = Rig()
+    rig.core.on_request = lambda request: [warning("SLOW")]
+    rig.client.write_gate.clear()  # The client does not read: the reader blocks writing.
+    chunk = b"\x00" * 100_000
+    rig.client.send(interrupt("block"), *(audio(chunk, f"a{i}") for i in range(3)))
+    await rig.core.until(lambda: len(rig.core.requests()) == 1)
+    await settle()
+    # The loop was parked, so the reader handed "block" to the core itself and now waits on
+    # the client: nothing more is read, and the core saw exactly one request.
+    assert rig.client.reads == 1
+    rig.upstream.feed({"type": "meanwhile"})
+    await settle()
+    assert [kind for kind, _ in rig.core.seen] == ["request"]  # The loop stays parked.
+    rig.client.write_gate.set()
+    await rig.core.until(lambda: len(rig.core.seen) == 5)
+    assert [r.request_id for r in rig.core.requests()] == ["block", "a0", "a1", "a2"]
+    assert ("upstream", {"type": "meanwhile"}) in rig.core.seen
     await rig.stop()
 
 
@@ -611,47 +710,48 @@ async def test_upstream_reading_pauses_while_the_inbox_is_full() -> None:
 
 async def test_audio_in_the_inbox_is_counted_to_the_byte() -> None:
     rig = Rig()
-    rig.core.on_request = lambda request: [warning("SLOW")]
+    rig.core.on_upstream = lambda event: [warning("SLOW")]
     rig.client.write_gate.clear()
-    rig.client.send(interrupt("block"))
-    await rig.core.until(lambda: len(rig.core.requests()) == 1)  # The loop blocks writing.
+    rig.upstream.feed({"type": "block"})
+    await rig.core.until(lambda: len(rig.core.seen) == 1)  # The loop blocks writing.
     rig.client.send(audio(b"\x00" * 262_143, "a"), audio(b"\x00", "b"), audio(b"\x00", "c"))
     rig.client.send(audio(b"\x00", "d"))
     await settle()
     # 262,143 waiting bytes leave room (under 256 KiB = 262,144); exactly 262,144 do not.
-    assert rig.client.reads == 1 + 3
+    assert rig.client.reads == 3
     rig.client.write_gate.set()
-    await rig.core.until(lambda: len(rig.core.requests()) == 5)
+    await rig.core.until(lambda: len(rig.core.requests()) == 4)
     await rig.stop()
 
 
 async def test_taken_audio_leaves_the_inbox_count() -> None:
     rig = Rig()
-    rig.core.on_request = lambda request: [warning("SLOW")]
-    rig.client.write_gate.clear()
-    rig.client.send(interrupt("block"))
-    await rig.core.until(lambda: len(rig.core.requests()) == 1)
+    rig.core.on_upstream = lambda event: [warning("SLOW")]
+    rig.client.write_gate.clear()  # The loop blocks writing the upstream event's warning.
+    rig.upstream.feed({"type": "block"})
+    await rig.core.until(lambda: len(rig.core.seen) == 1)
     rig.client.send(audio(b"\x00" * 300_000, "big"), audio(b"\x00" * 10, "small"))
     await settle()
-    assert rig.client.reads == 3  # The small chunk waits for room.
+    assert rig.client.reads == 2  # The small chunk waits for room.
     rig.client.write_gate.set()
     # Once the loop took the big chunk the inbox is empty again: the small one follows.
-    await rig.core.until(lambda: len(rig.core.requests()) == 3)
+    await rig.core.until(lambda: len(rig.core.requests()) == 2)
     await rig.stop()
 
 
 async def test_requests_arriving_while_the_pump_is_busy_are_taken_after() -> None:
     rig = Rig()
-    rig.core.on_request = lambda request: [warning("SLOW")]
+    rig.core.on_upstream = lambda event: [warning("SLOW")]
     rig.client.write_gate.clear()
-    rig.client.send(interrupt("first"))
-    await rig.core.until(lambda: len(rig.core.requests()) == 1)
+    rig.upstream.feed({"type": "first"})
+    await rig.core.until(lambda: len(rig.core.seen) == 1)
     rig.client.send(interrupt("second"))
+    await settle()
     rig.upstream.feed({"type": "third"})
     await settle()
     rig.client.write_gate.set()
     await rig.core.until(lambda: len(rig.core.seen) == 3)
-    assert [kind for kind, _ in rig.core.seen] == ["request", "request", "upstream"]
+    assert [kind for kind, _ in rig.core.seen] == ["upstream", "request", "upstream"]
     await rig.stop()
 
 
