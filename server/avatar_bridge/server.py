@@ -287,13 +287,15 @@ async def serve(config: ServerConfig, *, extra: contextlib.AsyncExitStack | None
         if extra is not None:
             await stack.enter_async_context(extra)
         server = BridgeServer(config, full_leg=_full_leg_factory())
-        await server.start()
-        gcpolicy.freeze_startup_heap()  # After start: every module and descriptor is loaded.
+        # Handlers before start: a SIGTERM just after "listening" (a supervisor's parent dying,
+        # systemd stopping a unit that just started) must drain, not kill the process outright.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, server.request_reload)
+        await server.start()
+        gcpolicy.freeze_startup_heap()  # After start: every module and descriptor is loaded.
         await stop.wait()
         log.info("signal received")
         _exit_watchdog(config.drain_s + config.shutdown_grace_s + EXIT_MARGIN_S)

@@ -141,3 +141,32 @@ async def test_no_new_conversation_once_shutting_down(serve: Process) -> None:
     finally:
         await emu.aclose()
     assert await serve.wait_exit(GRACE_S + EXIT_MARGIN_S) == 0, "\n".join(serve.stderr)
+
+
+async def test_a_sigterm_right_after_listening_still_drains() -> None:
+    """The signal handlers are in place before the server listens: a SIGTERM the moment it
+    says "listening" (a supervisor's parent dying, a unit stopped as it starts) gets the
+    graceful stop, where it used to kill the process outright while it froze its start-up
+    heap."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "LIVEAVATAR_API_KEY": API_KEY,
+        "LIVEAVATAR_API_URL": "http://127.0.0.1:9",
+        "AVATAR_BRIDGE_LOG_FORMAT": "json",
+    }
+    bridge = await BridgeProcess.spawn(port, "--listen", f"127.0.0.1:{port}", env=env)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60.0  # A cold start imports the world; only an upper bound.
+        while not bridge.lines('"avatar-bridge listening"'):
+            assert bridge.proc.returncode is None, "\n".join(bridge.stderr)
+            assert loop.time() < deadline, "never listening:\n" + "\n".join(bridge.stderr)
+            await asyncio.sleep(0.001)
+        bridge.signal(signal.SIGTERM)
+        returncode = await bridge.wait_exit(GRACE_S + EXIT_MARGIN_S)
+    finally:
+        await bridge.kill()
+    log = "\n".join(bridge.stderr)
+    assert returncode == 0, log
+    assert bridge.lines('"shut down"'), log
