@@ -61,6 +61,29 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {', '.join(f'{x:.2f}' for x in row['load_average'])} |"
             )
         lines.append("")
+    floor = report.get("floor")
+    if floor:
+        lines += [
+            "## The floor under the ratio (benchmarks/floor.py, same run)",
+            "",
+            "grpc.aio serving `Converse` with no bridge behind it, under the bridge's own server "
+            "options: `recv` only receives the clients' chunks; `relay` also forwards each one "
+            "as an `agent.speak` frame (template framing, the bridge's frame writer), with no "
+            "pacing, events or bookkeeping. Ratios against the direct client with the anchors' "
+            "packets above.",
+            "",
+            "| sessions | direct ms | gRPC receive alone ms | ratio | bare relay ms | ratio "
+            "| load average |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in floor:
+            lines.append(
+                f"| {row['sessions']} | {row['baseline_ms_per_audio_s']:.2f} "
+                f"| {row['recv_ms_per_audio_s']:.2f} | {row['recv_ratio']:.2f}x "
+                f"| {row['relay_ms_per_audio_s']:.2f} | {row['relay_ratio']:.2f}x "
+                f"| {', '.join(f'{x:.2f}' for x in row['load_average'])} |"
+            )
+        lines.append("")
     lines += ["## Capacity steps (one fresh bridge per row)", ""]
     lines.append("| " + " | ".join(title for _, title, _ in _COLUMNS) + " |")
     lines.append("|" + "---|" * len(_COLUMNS))

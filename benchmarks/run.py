@@ -34,6 +34,7 @@ from benchmarks.common import (
 )
 from benchmarks.common import ints as _ints
 from benchmarks.common import self_cpu as _self_cpu
+from benchmarks.floor import MODES
 from benchmarks.go.load import GoLoad, available
 from benchmarks.lite_load import start_load
 from benchmarks.sink import Sink
@@ -381,6 +382,32 @@ async def main(args: argparse.Namespace) -> None:
             }
             report["cpu"].append(row)
             print(json.dumps(row), flush=True)
+        # The floor under the ratio: grpc.aio receiving the same clients with no bridge behind
+        # it, and the barest relay over it (benchmarks/floor.py), beside the same baseline.
+        report["floor"] = []
+        for n in args.floor_sessions:
+            cpu_row = next((row for row in report["cpu"] if row["sessions"] == n), None)
+            baseline = (
+                cpu_row["baseline_ms_per_audio_s"]
+                if cpu_row is not None
+                else await run_baseline(sink, n, 100, args.seconds)
+            )
+            floor_row: dict[str, Any] = {"sessions": n, "baseline_ms_per_audio_s": baseline}
+            for mode in MODES:
+                step = await run_step(
+                    sink,
+                    n,
+                    100,
+                    args.seconds,
+                    DEFAULT_UVLOOP,
+                    extra=(f"--floor={mode}",),
+                    generator=args.generator[0],
+                )
+                floor_row[f"{mode}_ms_per_audio_s"] = step.cpu_ms_per_audio_s
+                floor_row[f"{mode}_ratio"] = step.cpu_ms_per_audio_s / baseline
+            floor_row["load_average"] = os.getloadavg()
+            report["floor"].append(floor_row)
+            print(json.dumps(floor_row), flush=True)
     finally:
         await sink.close()
     if args.first_speech:
@@ -440,6 +467,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--cpu-sessions", type=_ints, default=_ints("50,500,1000"))
+    parser.add_argument(
+        "--floor-sessions",
+        type=_ints,
+        default=_ints("1000"),
+        help="session counts at which to measure the CPU floor (benchmarks/floor.py: "
+        "grpc.aio receiving alone, and the barest relay) beside the direct baseline",
+    )
     parser.add_argument("--steps-100", type=_ints, default=_ints("100,500,1000"))
     parser.add_argument("--steps-20", type=_ints, default=_ints("100,250"))
     parser.add_argument(
