@@ -132,7 +132,7 @@ bench-full: $(BENCH_STAMP)
 
 # The same with longer steps, more of them, and uvloop beside asyncio's loop (about 15 min).
 bench-long: $(BENCH_STAMP)
-	$(BIN)/python -m benchmarks.run --seconds 20 --cpu-sessions 100 --uvloop \
+	$(BIN)/python -m benchmarks.run --seconds 20 --cpu-sessions 50,500,1000 --uvloop \
 		--steps-100 250,500,750,1000,1250,1500 --steps-20 100,200,250,300,400 \
 		--first-speech-repeats 5
 	$(BIN)/python -m benchmarks.audio_throughput

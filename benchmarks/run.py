@@ -419,7 +419,7 @@ async def main(args: argparse.Namespace) -> None:
 
 async def compare(sink: Sink, args: argparse.Namespace) -> None:
     """A/B in one run: the bridge with `--compare` flags against the bridge as it is, alternated
-    `--repeats` times at each `--compare-sessions` count (100 ms chunks)."""
+    `--repeats` times at each `--compare-sessions` count (`--compare-chunk-ms` chunks)."""
     flags = tuple(f"--{flag}" for flag in args.compare.split(","))
     rows = []
     for sessions in args.compare_sessions:
@@ -428,7 +428,7 @@ async def compare(sink: Sink, args: argparse.Namespace) -> None:
                 step = await run_step(
                     sink,
                     sessions,
-                    100,
+                    args.compare_chunk_ms,
                     args.seconds,
                     DEFAULT_UVLOOP,
                     extra=variant,
@@ -466,7 +466,7 @@ def write_results(report: dict[str, Any]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--cpu-sessions", type=_ints, default=_ints("50,500,1000"))
+    parser.add_argument("--cpu-sessions", type=_ints, default=_ints("1000"))
     parser.add_argument(
         "--floor-sessions",
         type=_ints,
@@ -475,7 +475,7 @@ if __name__ == "__main__":
         "grpc.aio receiving alone, and the barest relay) beside the direct baseline",
     )
     parser.add_argument("--steps-100", type=_ints, default=_ints("100,500,1000"))
-    parser.add_argument("--steps-20", type=_ints, default=_ints("100,250"))
+    parser.add_argument("--steps-20", type=_ints, default=_ints("250"))
     parser.add_argument(
         "--uvloop", action="store_true", help="repeat each step under asyncio's loop beside uvloop"
     )
@@ -510,6 +510,7 @@ if __name__ == "__main__":
         "checkout's server/) and env=NAME=VALUE (an environment setting)",
     )
     parser.add_argument("--compare-sessions", type=_ints, default=_ints("300,1000"))
+    parser.add_argument("--compare-chunk-ms", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-first-speech", dest="first_speech", action="store_false")
     parser.add_argument("--first-speech-repeats", type=int, default=1)
