@@ -275,7 +275,8 @@ class Conversation:
                 self._timer.cancel()
             self._timer_at = deadline
             self._timer = self._loop.call_at(deadline, self._ring)
-        self._update_room()
+        # No `_update_room()`: only this reader waits for room, and it asks `_has_room()`
+        # itself before its next audio request.
         return True
 
     async def _act(self, actions: list[Action]) -> Ending | None:
