@@ -29,19 +29,19 @@ from websockets.asyncio.client import ClientConnection, connect
 from avatar_bridge.lite.framer import write_text_now
 from avatar_bridge.lite.transport import encode
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
-from avatarbridge.v1 import avatar_bridge_pb2_grpc as pb_grpc
 
 MODES = ("recv", "relay")
+SERVICE = "avatarbridge.v1.AvatarBridgeService"
 _CONNECTED = pb.ConverseResponse(
     session_state_changed=pb.SessionStateChanged(state=pb.SESSION_STATE_CONNECTED)
 )
 
 
-class _FloorService(pb_grpc.AvatarBridgeServiceServicer):
+class _FloorService:
     def __init__(self, mode: str) -> None:
         self._relay = mode == "relay"
 
-    async def Converse(
+    async def converse(
         self,
         request_iterator: AsyncIterator[pb.ConverseRequest],
         context: grpc.aio.ServicerContext[pb.ConverseRequest, pb.ConverseResponse],
@@ -72,20 +72,6 @@ class _FloorService(pb_grpc.AvatarBridgeServiceServicer):
             if ws is not None:
                 await ws.close()
 
-    async def ListSessions(
-        self,
-        request: pb.ListSessionsRequest,
-        context: grpc.aio.ServicerContext[pb.ListSessionsRequest, pb.ListSessionsResponse],
-    ) -> pb.ListSessionsResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the floor serves Converse only")
-
-    async def StopSession(
-        self,
-        request: pb.StopSessionRequest,
-        context: grpc.aio.ServicerContext[pb.StopSessionRequest, pb.StopSessionResponse],
-    ) -> pb.StopSessionResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the floor serves Converse only")
-
     async def _open(self, first: pb.ConverseRequest) -> ClientConnection:
         ws = await connect(
             first.config.attach.lite.ws_url,
@@ -111,7 +97,15 @@ class FloorServer:
         if mode not in MODES:
             raise ValueError(f"floor mode {mode!r}: expected one of {', '.join(MODES)}")
         self._server = grpc.aio.server(options=options)
-        pb_grpc.add_AvatarBridgeServiceServicer_to_server(_FloorService(mode), self._server)
+        # Converse only: the service's other methods answer UNIMPLEMENTED.
+        converse = grpc.stream_stream_rpc_method_handler(
+            _FloorService(mode).converse,
+            request_deserializer=pb.ConverseRequest.FromString,
+            response_serializer=pb.ConverseResponse.SerializeToString,
+        )
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE, {"Converse": converse}),)
+        )
 
     async def start(self) -> int:
         port = self._server.add_insecure_port("127.0.0.1:0")
