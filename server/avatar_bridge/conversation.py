@@ -118,8 +118,6 @@ class Conversation:
         self._timer_at: float | None = None
         self._inline = False
         """The client reader is handling a request itself while the loop is parked."""
-        self._wake_noted = False
-        """Something arrived for the loop while `_inline`: wake it once the reader is done."""
         self._inbox_audio_bytes = 0
         """Audio bytes read from the client and not yet handed to the core."""
         self._room = asyncio.Event()
@@ -147,9 +145,7 @@ class Conversation:
 
     def _wake(self) -> None:
         if self._inline:  # The reader is handling a request; it wakes the loop when done.
-            self._wake_noted = True
             return
-        self._wake_noted = False
         waiter = self._wakeup
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -243,15 +239,15 @@ class Conversation:
     def _parked(self) -> bool:
         """The loop waits with nothing to do: the client reader may hand it a request inline."""
         waiter = self._wakeup
-        return waiter is not None and not waiter.done() and not self._inline
+        return waiter is not None and not waiter.done()
 
     async def _handle_inline(self, request: pb.ConverseRequest) -> bool:
         """Handle one client request in the reader's own task while the loop is parked: the
         loop's wake-up, task step and fresh future per chunk were a third of what the bridge
         adds per chunk to a bare relay (benchmarks.floor). The loop stays parked throughout
-        (`_wake` only notes what arrives meanwhile), so the core still sees one caller at a time
-        and in order. False when the reader must stop: the conversation ended or failed, and
-        the loop has been told."""
+        (`_wake` does nothing meanwhile: what arrives is queued, a timer re-armed after), so the
+        core still sees one caller at a time and in order. False when the reader must stop:
+        the conversation ended or failed, and the loop has been told."""
         self._inline = True
         try:
             ending = await self._handle("request", request)
@@ -264,11 +260,12 @@ class Conversation:
         if ending is not None:
             self._put("stop", ending)
             return False
-        if self._inbox or self._wake_noted:
+        if self._inbox:  # Queued meanwhile: an upstream event, a stop.
             self._wake()
             return True
         # The loop sleeps until the deadline it last saw; the request may have brought the
-        # core's next deadline forward.
+        # core's next deadline forward. A timer that rang meanwhile left `_timer_at` unset, so
+        # it is armed again here, for a deadline now due.
         deadline = self._core.next_deadline()
         if deadline is not None and (self._timer_at is None or deadline < self._timer_at):
             if self._timer is not None:

@@ -599,7 +599,7 @@ async def test_a_request_whose_action_fails_ends_the_call() -> None:
     rig = Rig()
     rig.core.on_request = lambda request: [Fail(InvalidRequest("bad chunk"))]
     await settle()  # The loop is parked: the reader hands the request over itself.
-    rig.client.send(audio(b"\x00" * 10, "bad"))
+    rig.client.send(audio(b"\x00" * 10, "bad"), audio(b"\x00" * 10, "behind"))
     error = await rig.error()
     assert isinstance(error, InvalidRequest)
     assert rig.client.reads == 1  # Nothing more is read after the failure.
@@ -616,6 +616,63 @@ async def test_a_request_whose_send_finds_the_upstream_closed_ends_it_so() -> No
     assert ending.reason == pb.STOP_REASON_UPSTREAM_LOST
     assert [closed.message for closed in rig.lookups.asked] == ["gone while sending"]
     assert [r.request_id for r in rig.core.requests()] == ["a"]
+    assert rig.client.reads == 1  # The reader stopped with the ending.
+
+
+async def test_a_deadline_a_request_sets_when_none_was_armed_fires() -> None:
+    rig = Rig()
+    loop = asyncio.get_running_loop()
+    fired = asyncio.Event()
+
+    def on_request(request: pb.ConverseRequest) -> list[Action]:
+        rig.core.deadline = loop.time() + 0.05
+        return []
+
+    def on_timer(now: float) -> list[Action]:
+        rig.core.deadline = None
+        fired.set()
+        return []
+
+    rig.core.on_request = on_request
+    rig.core.on_timer = on_timer
+    await settle()  # Parked with no deadline: no timer at all.
+    rig.client.send(interrupt("first"))
+    await asyncio.wait_for(fired.wait(), WAIT_S)
+    assert len(rig.core.timer_calls) == 1
+    await rig.stop()
+
+
+async def test_the_first_deadline_is_armed_without_any_input() -> None:
+    rig = Rig()
+    loop = asyncio.get_running_loop()
+    fired = asyncio.Event()
+    rig.core.deadline = loop.time() + 0.05  # Before the loop's first look (a ready timeout).
+
+    def on_timer(now: float) -> list[Action]:
+        rig.core.deadline = None
+        fired.set()
+        return []
+
+    rig.core.on_timer = on_timer
+    await asyncio.wait_for(fired.wait(), WAIT_S)
+    assert rig.core.seen == []
+    await rig.stop()
+
+
+async def test_a_deadline_the_timer_sets_is_armed_in_turn() -> None:
+    rig = Rig()
+    loop = asyncio.get_running_loop()
+    rig.core.deadline = loop.time() + 0.02
+
+    def on_timer(now: float) -> list[Action]:
+        # Two rounds, as keep-alives go: the first timer sets the next deadline.
+        rig.core.deadline = loop.time() + 0.02 if len(rig.core.timer_calls) < 2 else None
+        return []
+
+    rig.core.on_timer = on_timer
+    await rig.core.until(lambda: len(rig.core.timer_calls) == 2)
+    assert rig.core.seen == []  # No input woke the loop in between.
+    await rig.stop()
 
 
 # -- backpressure -------------------------------------------------------------------------------
@@ -804,6 +861,20 @@ async def test_an_upstream_reader_that_dies_of_a_bug_fails_the_call_internal() -
     assert type(error) is BridgeError
     assert error.grpc_code == grpc.StatusCode.INTERNAL
     assert error.message == "the bridge's upstream reader failed (RuntimeError)"
+
+
+async def test_an_upstream_reader_bug_is_logged_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="avatar_bridge.conversation")
+    rig = Rig()
+    rig.upstream.feed(RuntimeError("leg bug"))
+    await rig.error()
+    records = [r for r in caplog.records if r.name == "avatar_bridge.conversation"]
+    assert [r.getMessage() for r in records] == ["upstream reader failed"]
+    assert records[0].levelno == logging.ERROR
+    assert records[0].__dict__["error_type"] == "RuntimeError"
+    assert records[0].exc_info is not None and records[0].exc_info[0] is RuntimeError
 
 
 async def test_failing_close_actions_do_not_spoil_the_ending() -> None:
