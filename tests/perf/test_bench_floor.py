@@ -33,4 +33,5 @@ async def test_the_floor_serves_the_benchmark_sessions(mode: str, packets: int) 
     assert step.errors == 0
     # 1 s of 100 ms chunks per session: ten packets each through the relay, none without it.
     assert step.packets == packets
-    assert step.cpu_ms_per_audio_s > 0
+    # No CPU figure is asserted: 3 sessions for 1 s can stay under one clock tick (10 ms) of
+    # /proc's accounting on a loaded machine.
