@@ -544,7 +544,8 @@ async def test_a_timer_that_drains_ends_the_conversation() -> None:
 # -- requests handled in the reader's task while the loop is parked ----------------------------
 
 
-async def test_a_deadline_a_request_brings_forward_is_armed() -> None:
+@pytest.mark.parametrize("armed", [True, False], ids=["earlier-than-armed", "none-armed"])
+async def test_a_deadline_a_request_sets_is_armed(armed: bool) -> None:
     rig = Rig()
     loop = asyncio.get_running_loop()
     fired = asyncio.Event()
@@ -560,11 +561,12 @@ async def test_a_deadline_a_request_brings_forward_is_armed() -> None:
 
     rig.core.on_request = on_request
     rig.core.on_timer = on_timer
-    rig.core.deadline = loop.time() + 3600  # What the parked loop armed its timer for.
-    rig.upstream.feed({"type": "wake"})
-    await rig.core.until(lambda: len(rig.core.seen) == 1)
-    await settle()
-    rig.client.send(interrupt("soon"))  # Nothing wakes the loop but the re-armed timer.
+    if armed:
+        rig.core.deadline = loop.time() + 3600  # What the parked loop armed its timer for.
+        rig.upstream.feed({"type": "wake"})
+        await rig.core.until(lambda: len(rig.core.seen) == 1)
+    await settle()  # Parked: a timer far away, or none at all.
+    rig.client.send(interrupt("soon"))  # Nothing wakes the loop but the timer armed for it.
     await asyncio.wait_for(fired.wait(), WAIT_S)
     assert len(rig.core.timer_calls) == 1
     await rig.stop()
@@ -617,29 +619,6 @@ async def test_a_request_whose_send_finds_the_upstream_closed_ends_it_so() -> No
     assert [closed.message for closed in rig.lookups.asked] == ["gone while sending"]
     assert [r.request_id for r in rig.core.requests()] == ["a"]
     assert rig.client.reads == 1  # The reader stopped with the ending.
-
-
-async def test_a_deadline_a_request_sets_when_none_was_armed_fires() -> None:
-    rig = Rig()
-    loop = asyncio.get_running_loop()
-    fired = asyncio.Event()
-
-    def on_request(request: pb.ConverseRequest) -> list[Action]:
-        rig.core.deadline = loop.time() + 0.05
-        return []
-
-    def on_timer(now: float) -> list[Action]:
-        rig.core.deadline = None
-        fired.set()
-        return []
-
-    rig.core.on_request = on_request
-    rig.core.on_timer = on_timer
-    await settle()  # Parked with no deadline: no timer at all.
-    rig.client.send(interrupt("first"))
-    await asyncio.wait_for(fired.wait(), WAIT_S)
-    assert len(rig.core.timer_calls) == 1
-    await rig.stop()
 
 
 async def test_the_first_deadline_is_armed_without_any_input() -> None:
