@@ -154,21 +154,26 @@ class Conversation:
         """Until the inbox has something or the deadline passes."""
         if self._inbox:
             return
-        # A timer already due at or before the deadline is kept: the keep-alive deadline moves
-        # later with every packet sent, and re-arming it per chunk (cancel, a new TimerHandle, a
-        # heap push) was a per-chunk cost. An early ring only costs a wake-up: the loop checks
-        # the core's deadline against the clock before asking it to act.
+        self._arm(deadline)
+        self._wakeup = self._loop.create_future()
+        try:
+            await self._wakeup
+        finally:
+            self._wakeup = None
+
+    def _arm(self, deadline: float | None) -> None:
+        """Have the timer ring by `deadline` (None: no timer).
+
+        A timer already due at or before the deadline is kept: the keep-alive deadline moves
+        later with every packet sent, and re-arming it per chunk (cancel, a new TimerHandle, a
+        heap push) was a per-chunk cost. An early ring only costs a wake-up: the loop checks
+        the core's deadline against the clock before asking it to act."""
         timer_at = self._timer_at
         if deadline is None or timer_at is None or deadline < timer_at:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = deadline
             self._timer = None if deadline is None else self._loop.call_at(deadline, self._ring)
-        self._wakeup = self._loop.create_future()
-        try:
-            await self._wakeup
-        finally:
-            self._wakeup = None
 
     def _ring(self) -> None:
         self._timer, self._timer_at = None, None
@@ -266,12 +271,7 @@ class Conversation:
         # The loop sleeps until the deadline it last saw; the request may have brought the
         # core's next deadline forward. A timer that rang meanwhile left `_timer_at` unset, so
         # it is armed again here, for a deadline now due.
-        deadline = self._core.next_deadline()
-        if deadline is not None and (self._timer_at is None or deadline < self._timer_at):
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer_at = deadline
-            self._timer = self._loop.call_at(deadline, self._ring)
+        self._arm(self._core.next_deadline())
         # No `_update_room()`: only this reader waits for room, and it asks `_has_room()`
         # itself before its next audio request.
         return True
