@@ -6,9 +6,9 @@ client chunk (and per forwarded packet) against what the bridge adds:
 
 * `recv`: reads the config, answers CONNECTED, reads every request until the client half-closes,
   and ends the call. No WebSocket: the cost of receiving the client's audio over gRPC alone.
-* `relay`: `recv`, plus one WebSocket per call to the attach URL, as the bridge opens it (no
-  pings, no compression). Each audio chunk goes on arrival as one `agent.speak` text frame
-  (template framing, base64, the bridge's direct frame writer); speak_end goes as
+* `relay`: `recv`, plus one WebSocket per call to the attach URL through the bridge's own
+  `LiteTransport` (no pings, no compression; template framing and the direct frame writer).
+  Each audio chunk goes on arrival as one `agent.speak` text frame; speak_end goes as
   `agent.speak_end`; events from the sink are read and dropped. No pacing, no utterance state,
   no admission, no logs, no metrics: the cheapest correct relay of a real-time client.
 
@@ -24,10 +24,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import grpc
-from websockets.asyncio.client import ClientConnection, connect
 
-from avatar_bridge.lite.framer import write_text_now
-from avatar_bridge.lite.transport import encode
+from avatar_bridge.lite.transport import LiteTransport
 from avatarbridge.v1 import avatar_bridge_pb2 as pb
 
 MODES = ("recv", "relay")
@@ -59,12 +57,9 @@ class _FloorService:
                 kind = request.WhichOneof("request")
                 if kind == "audio":
                     audio = binascii.b2a_base64(request.audio.data, newline=False)
-                    message = {"type": "agent.speak", "event_id": event_id, "audio": audio}
-                    payload = encode(message)
-                    if not write_text_now(ws, payload):
-                        await ws.send(payload.decode())
+                    await ws.send({"type": "agent.speak", "event_id": event_id, "audio": audio})
                 elif kind == "speak_end":
-                    await ws.send(encode({"type": "agent.speak_end", "event_id": event_id}))
+                    await ws.send({"type": "agent.speak_end", "event_id": event_id})
                     event_id = uuid.uuid4().hex
         finally:
             if reader is not None:
@@ -72,21 +67,18 @@ class _FloorService:
             if ws is not None:
                 await ws.close()
 
-    async def _open(self, first: pb.ConverseRequest) -> ClientConnection:
-        ws = await connect(
-            first.config.attach.lite.ws_url,
-            ping_interval=None,
-            compression=None,
-            max_size=4 * 1024 * 1024,
-        )
-        await ws.recv()  # session.state_updated connected: LiveAvatar drops commands before it
+    async def _open(self, first: pb.ConverseRequest) -> LiteTransport:
+        """The bridge's own LITE transport (its socket options, framing and frame writer)."""
+        ws = LiteTransport(first.config.attach.lite.ws_url)
+        await ws.connect()
+        await ws.receive()  # session.state_updated connected: LiveAvatar drops commands before it
         return ws
 
 
-async def _drain(ws: ClientConnection) -> None:
+async def _drain(ws: LiteTransport) -> None:
     with contextlib.suppress(Exception):
-        async for _ in ws:
-            pass
+        while True:
+            await ws.receive()
 
 
 class FloorServer:
