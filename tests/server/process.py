@@ -60,6 +60,14 @@ class BridgeProcess:
     async def start(cls, api_url: str, *flags: str, grace_s: float = 5.0) -> BridgeProcess:
         """A bridge in real LiveAvatar mode pointed at `api_url`, JSON logs, up to 500
         sessions; returns once it is SERVING."""
+        bridge = await cls.launch(api_url, *flags, grace_s=grace_s)
+        await bridge.wait_serving()
+        return bridge
+
+    @classmethod
+    async def launch(cls, api_url: str, *flags: str, grace_s: float = 5.0) -> BridgeProcess:
+        """The bridge `start` makes, returned as soon as it is spawned (a test can watch its
+        start itself)."""
         port = free_port()
         env = {
             **os.environ,
@@ -78,7 +86,6 @@ class BridgeProcess:
             *flags,
             env=env,
         )
-        await bridge.wait_serving()
         return bridge
 
     async def _collect(self, stream: asyncio.StreamReader) -> None:

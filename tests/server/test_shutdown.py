@@ -148,14 +148,7 @@ async def test_a_sigterm_right_after_listening_still_drains() -> None:
     says "listening" (a supervisor's parent dying, a unit stopped as it starts) gets the
     graceful stop, where it used to kill the process outright while it froze its start-up
     heap."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "LIVEAVATAR_API_KEY": API_KEY,
-        "LIVEAVATAR_API_URL": "http://127.0.0.1:9",
-        "AVATAR_BRIDGE_LOG_FORMAT": "json",
-    }
-    bridge = await BridgeProcess.spawn(port, "--listen", f"127.0.0.1:{port}", env=env)
+    bridge = await BridgeProcess.launch("http://127.0.0.1:9")
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60.0  # A cold start imports the world; only an upper bound.
