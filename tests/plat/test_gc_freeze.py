@@ -45,7 +45,9 @@ def test_freeze_collects_start_up_garbage_then_freezes_the_rest() -> None:
     try:
         frozen = freeze_startup_heap()
         assert dead() is None  # Collected, not frozen for good.
-        assert frozen == gc.get_freeze_count() > 0
+        # Frozen objects that die later leave the permanent generation (another thread of the
+        # test process may drop one at any moment), so the count can only have shrunk since.
+        assert 0 < gc.get_freeze_count() <= frozen
         assert gc.get_threshold() == (7_000, threshold[1], threshold[2])
     finally:
         gc.unfreeze()
